@@ -1,0 +1,101 @@
+/**
+ * Contracts shared by the stripping engine's parts.
+ *
+ * Flow: detectors (pure: part text -> findings) -> policy (finding x consent -> action)
+ * -> actions (edits by source position). Nothing but an edit changes a byte.
+ */
+
+/** What a recipient agreed to be tracked for. Absent record = both false. */
+export interface Consent {
+  readonly opens: boolean;
+  readonly clicks: boolean;
+}
+
+export const NO_CONSENT: Consent = Object.freeze({ opens: false, clicks: false });
+export const FULL_CONSENT: Consent = Object.freeze({ opens: true, clicks: true });
+
+/** Stable key of a consent class, e.g. "opens,clicks", "clicks", "" (none). */
+export function consentClass(c: Consent): string {
+  return [c.opens ? 'opens' : '', c.clicks ? 'clicks' : ''].filter(Boolean).join(',');
+}
+
+/** The tracking purpose a finding serves; decides which consent scope lets it stay. */
+export type TrackingKind = 'open' | 'click';
+
+/**
+ * Where a URL was found. Open-side techniques make the client fetch on open;
+ * click-side ones are followed by the reader.
+ */
+export type Technique =
+  // open side (remote loads)
+  | 'img'
+  | 'srcset'
+  | 'input-image'
+  | 'background-attr'
+  | 'css-url'
+  | 'css-import'
+  | 'css-font-face'
+  | 'link-rel'
+  | 'meta-refresh'
+  | 'media'
+  | 'media-poster'
+  | 'iframe'
+  | 'object'
+  | 'embed'
+  | 'applet'
+  | 'script'
+  | 'bgsound'
+  | 'svg-image'
+  | 'manifest'
+  | 'vml'
+  | 'amp'
+  | 'a-ping'
+  // click side
+  | 'tracked-link'
+  | 'tracking-param'
+  | 'text-link'
+  | 'text-param';
+
+/** What the policy decided to do with a finding. */
+export type Action =
+  | 'remove-element' // the whole element (and its content) goes
+  | 'remove-attribute' // one attribute of an element goes (e.g. background, poster, srcset)
+  | 'drop-declaration' // one CSS declaration / at-rule goes
+  | 'unwrap-link' // the link now points to the real destination
+  | 'neutralise-link' // the link loses its URL, keeps its text
+  | 'strip-params' // per-recipient parameters removed, the link otherwise unchanged
+  | 'keep'; // consent given (or monitor mode): left as it was
+
+/** A rule hit: which data row (or built-in heuristic) recognised the URL. */
+export interface RuleMatch {
+  /** Stable id, e.g. "mailchimp.open" or "heuristic.tiny-image". Every finding carries one. */
+  readonly ruleId: string;
+  /** Vendor name, or null for heuristics that do not know the vendor. */
+  readonly vendor: string | null;
+}
+
+/** One tracker seen in one part, and what was done with it. */
+export interface Finding extends RuleMatch {
+  readonly kind: TrackingKind;
+  readonly technique: Technique;
+  /** IMAP-style part number ("1", "1.2", ...); "1" for a single-part message. */
+  readonly part: string;
+  /** Character offsets [start, end) in the decoded part text of the thing acted on. */
+  readonly span: readonly [number, number];
+  /** The tracking URL as found (decoded from HTML entities). Never logged unredacted. */
+  readonly url: string;
+  readonly action: Action;
+  /** For unwrap-link: the recovered destination. For strip-params: the cleaned URL. */
+  readonly replacement?: string;
+  /** For strip-params: which parameters went. */
+  readonly params?: readonly string[];
+  /** Human-readable reason, e.g. "opaque redirect: destination only in vendor database". */
+  readonly note?: string;
+}
+
+/** A change to a part's decoded text: replace [start, end) with text. Edits never overlap. */
+export interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}

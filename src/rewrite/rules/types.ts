@@ -18,6 +18,11 @@ export interface TrackerRule {
   readonly kind: TrackingKind | 'both';
   /** Registrable host or suffix; matches itself and any subdomain. Lower-case, no port. */
   readonly host?: string;
+  /**
+   * Every host suffix the rule applies to, when the rules file lists several (e.g. a vendor's
+   * numbered tracking domains); `host` is the first of them.
+   */
+  readonly hosts?: readonly string[];
   /** Case-insensitive regex tested against the URL's pathname. */
   readonly path?: RegExp;
   /** Case-insensitive regex tested against the URL's search string (including "?"). */

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install the third-party programs the interop tests (test/interop/) drive: Debian's `swaks`
+# (SMTP client) and `postfix` (run by the tests as private, throw-away instances; see
+# test/interop/postfix.ts). Idempotent and non-interactive; safe to run as root on a fresh
+# Debian machine and again on one that already has them.
+#
+# - postfix's debconf question is preseeded to "No configuration": no /etc/postfix/main.cf is
+#   written and the package does not configure a system mail server.
+# - A temporary policy-rc.d forbids maintainer scripts from starting services, so no system
+#   Postfix grabs port 25; any system Postfix found running afterwards is stopped. The tests
+#   never use the system instance: each starts its own with `postfix -c DIR`.
+# - --no-install-recommends keeps the install small (no python3, no procmail, no TLS Perl libs:
+#   the tests use plain SMTP on 127.0.0.1).
+set -euo pipefail
+
+start=$(date +%s)
+export DEBIAN_FRONTEND=noninteractive
+
+have_all() {
+  command -v swaks >/dev/null 2>&1 && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postconf ] \
+    && getent passwd postfix >/dev/null && getent group postdrop >/dev/null
+}
+
+if have_all; then
+  echo "install-interop: swaks and postfix already installed"
+else
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-interop: must run as root to apt-get install swaks postfix" >&2
+    exit 1
+  fi
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "postfix postfix/mailname string localhost.localdomain" | debconf-set-selections
+
+  # Keep maintainer scripts from starting daemons (no systemd here; invoke-rc.d honours this).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    made_policy=1
+  fi
+  cleanup() { if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi; }
+  trap cleanup EXIT
+
+  # Only refresh the package lists when the candidates are unknown (fresh machine).
+  if ! apt-cache show postfix swaks >/dev/null 2>&1; then
+    apt-get update -qq
+  fi
+  if ! apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      swaks postfix >/tmp/install-interop.apt.log 2>&1; then
+    # Stale lists (a package version vanished from the mirror): refresh once and retry.
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      swaks postfix
+  fi
+fi
+
+# A system Postfix (started by hand or by a package script) would hold port 25 and the default
+# queue; the tests don't need it. Stop it if it runs. (Private test instances live under temp
+# dirs with their own config_directory, so `postfix status` on the default one doesn't see them.)
+if [ -f /etc/postfix/main.cf ] && /usr/sbin/postfix status >/dev/null 2>&1; then
+  echo "install-interop: stopping the system postfix"
+  /usr/sbin/postfix stop >/dev/null 2>&1 || true
+fi
+
+echo "install-interop: $(swaks --version 2>&1 | head -n1); postfix $(/usr/sbin/postconf -h mail_version 2>/dev/null || /usr/sbin/postconf -d -h mail_version)"
+echo "install-interop: done in $(( $(date +%s) - start ))s"

@@ -1,0 +1,76 @@
+/**
+ * Load, validate and freeze the configuration. File first, then command-line overrides; errors
+ * name the bad key and say what is expected.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { RelayError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export interface ConfigOverrides {
+  readonly listen?: string;
+  readonly upstream?: string;
+  readonly dataDir?: string;
+}
+
+export function loadConfig(file?: string, overrides: ConfigOverrides = {}): Config {
+  let data: unknown = {};
+  if (file) {
+    if (!existsSync(file)) throw new RelayError('CONFIG_INVALID', `config file ${file} does not exist`);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new RelayError('CONFIG_INVALID', `config file ${file} cannot be read: ${(err as Error).message}`);
+    }
+    try {
+      data = YAML.parse(text) ?? {};
+    } catch (err) {
+      throw new RelayError('CONFIG_INVALID', `config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (typeof data !== 'object' || Array.isArray(data)) throw new RelayError('CONFIG_INVALID', `config file ${file}: expected a mapping of keys at the top level`);
+  }
+  // a section left with only comments in it parses as null: treat it as absent (defaults)
+  const present = Object.fromEntries(Object.entries(data as Record<string, unknown>).filter(([, v]) => v !== null));
+  const merged = applyOverrides(present, overrides);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new RelayError('CONFIG_INVALID', `${file ? `config file ${file}` : 'configuration'}: ${describeIssues(parsed.error)}`);
+  const config = { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  return deepFreeze(config);
+}
+
+function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...data };
+  if (o.dataDir) out['dataDir'] = o.dataDir;
+  if (o.listen) out['listen'] = [{ ...((Array.isArray(out['listen']) ? (out['listen'][0] as object) : {}) ?? {}), address: o.listen }];
+  if (o.upstream) out['upstream'] = { ...((out['upstream'] as object | undefined) ?? {}), address: o.upstream };
+  return out;
+}
+
+function describeIssues(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => {
+      const key = i.path.length ? i.path.join('.') : '(top level)';
+      if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => (i.path.length ? `${key}.${k}` : k)).join(', ')}`;
+      return `${key}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Split "host:port" / "[v6]:port". */
+export function splitHostPort(hp: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hp);
+  if (!m) throw new RelayError('CONFIG_INVALID', `"${hp}" is not HOST:PORT`);
+  return { host: m[1]!, port: Number(m[2]) };
+}

@@ -1,0 +1,94 @@
+/**
+ * The configuration: one schema that yields the types, the defaults and the documentation
+ * (config/relay.example.yaml mirrors it key for key). Unknown keys are errors.
+ */
+import { z } from 'zod';
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30s", "5m", "2h", "5d" or a number of milliseconds. */
+export const duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(DURATION, 'a duration like "30s", "5m", "2h" or "5d"').transform((s) => {
+    const m = DURATION.exec(s)!;
+    return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
+  }),
+]);
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?$/i;
+const UNIT_B: Record<string, number> = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+/** "25MB", "512KB" or a number of bytes. */
+export const size = z.union([
+  z.number().int().positive(),
+  z.string().regex(SIZE, 'a size like "25MB" or "512KB"').transform((s) => {
+    const m = SIZE.exec(s)!;
+    return Math.round(Number(m[1]) * UNIT_B[(m[2] ?? 'b').toLowerCase()]!);
+  }),
+]);
+
+/** host:port, with [v6]:port allowed. */
+export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:2525');
+
+export const listenerSchema = z.strictObject({
+  address: hostPort.default('127.0.0.1:2525'),
+  /** Shown in the greeting and used as the DSN reporting MTA. */
+  hostname: z.string().min(1).optional(),
+});
+
+export const configSchema = z.strictObject({
+  hostname: z.string().min(1).default('consent-relay.localdomain'),
+  dataDir: z.string().min(1).default('./data'),
+  listen: z.array(listenerSchema).min(1).default([{ address: '127.0.0.1:2525' }]),
+  upstream: z
+    .strictObject({
+      address: hostPort.default('127.0.0.1:25'),
+      secure: z.boolean().default(false),
+      requireTLS: z.boolean().default(false),
+      /** Skip certificate verification (test upstreams only). */
+      tlsInsecure: z.boolean().default(false),
+      auth: z.strictObject({ user: z.string().min(1), pass: z.string() }).optional(),
+      maxConnections: z.number().int().min(1).max(100).default(5),
+      connectTimeout: duration.default(10_000),
+      socketTimeout: duration.default(60_000),
+    })
+    .default({ address: '127.0.0.1:25', secure: false, requireTLS: false, tlsInsecure: false, maxConnections: 5, connectTimeout: 10_000, socketTimeout: 60_000 }),
+  policy: z
+    .strictObject({
+      /** enforce: strip; monitor: deliver the original and only log what would have gone. */
+      mode: z.enum(['enforce', 'monitor']).default('enforce'),
+    })
+    .default({ mode: 'enforce' }),
+  rules: z
+    .strictObject({
+      /** Path to a tracker rules file; default: the one shipped with the package. */
+      file: z.string().min(1).optional(),
+    })
+    .default({}),
+  limits: z
+    .strictObject({
+      maxMessageSize: size.default(50 * 1024 * 1024),
+      maxRecipients: z.number().int().min(1).max(10_000).default(500),
+      maxMimeDepth: z.number().int().min(2).max(200).default(32),
+      maxMimeParts: z.number().int().min(2).max(100_000).default(1000),
+      maxClients: z.number().int().min(1).default(200),
+    })
+    .default({ maxMessageSize: 50 * 1024 * 1024, maxRecipients: 500, maxMimeDepth: 32, maxMimeParts: 1000, maxClients: 200 }),
+  spool: z
+    .strictObject({
+      retryInitial: duration.default(60_000),
+      retryFactor: z.number().min(1).max(10).default(2),
+      retryMax: duration.default(3_600_000),
+      giveUpAfter: duration.default(5 * 86_400_000),
+      scanInterval: duration.default(5_000),
+    })
+    .default({ retryInitial: 60_000, retryFactor: 2, retryMax: 3_600_000, giveUpAfter: 5 * 86_400_000, scanInterval: 5_000 }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.output<typeof configSchema>>;

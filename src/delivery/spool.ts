@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { RelayError, asRelayError } from '../errors.js';
+import type { Envelope, RecipientFailure } from './types.js';
+
+/**
+ * The durable spool: copies (or the undelivered remainder of copies) that the relay has promised
+ * to deliver by answering 250, and DSNs it owes.
+ *
+ * One file per entry in `<dataDir>/spool/`: a JSON header line (SpoolMeta) then the raw message
+ * bytes. Every write goes to a temporary file, is fsync'd, renamed over the entry and the
+ * directory is fsync'd, so after a crash an entry is either the old version or the new one, never a
+ * torn file, and an entry that `enqueue` returned for survives power loss. Temporary files left by
+ * a crash are ignored (and swept on `open`).
+ */
+
+export interface SpoolMeta {
+  /** The recipients still to deliver; shrinks as they are accepted. */
+  readonly envelope: Envelope;
+  readonly consentClass: string;
+  readonly messageId: string | null;
+  /** Delivery attempts made so far, including the one made while the client waited. */
+  readonly attempts: number;
+  /** ISO-8601: the first attempt; the give-up deadline is measured from here. */
+  readonly firstAttemptAt: string;
+  /** ISO-8601: not retried before this. */
+  readonly nextAttemptAt: string;
+  /** The last failure reply, one line, for `queue list`. */
+  readonly lastError: string | null;
+  /** Last failure per remaining recipient, so a DSN can quote the upstream's own reply. */
+  readonly failures: readonly RecipientFailure[];
+}
+
+export interface SpoolEntry {
+  readonly id: string;
+  readonly meta: SpoolMeta;
+}
+
+export interface SpoolMessage extends SpoolEntry {
+  readonly raw: Buffer;
+}
+
+const SUFFIX = '.msg';
+const TMP_PREFIX = '.tmp-';
+/** Ids are generated here, but `get`/`remove` also take ids typed by an operator: no paths. */
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class Spool {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'spool');
+  }
+
+  /** A spool on `<dataDir>/spool`, created if needed, with crash leftovers swept. */
+  static async open(dataDir: string): Promise<Spool> {
+    const spool = new Spool(dataDir);
+    await spool.init();
+    return spool;
+  }
+
+  async init(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      for (const name of await readdir(this.dir)) {
+        if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+      }
+    } catch (err) {
+      throw asRelayError(err, 'SPOOL_WRITE_FAILED', `spool ${this.dir} unusable`);
+    }
+  }
+
+  /** Durably store a message; resolves only once it is on disk. Throws RelayError SPOOL_WRITE_FAILED. */
+  async enqueue(meta: SpoolMeta, raw: Buffer): Promise<string> {
+    const id = newId();
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await this.writeAtomically(id, meta, raw);
+    } catch (err) {
+      throw asRelayError(err, 'SPOOL_WRITE_FAILED', 'could not write to the spool');
+    }
+    return id;
+  }
+
+  /** All entries' metadata, oldest id first. Unreadable files (not ours, or corrupt) are skipped. */
+  async list(): Promise<SpoolEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    const entries: SpoolEntry[] = [];
+    for (const name of names.sort()) {
+      if (!name.endsWith(SUFFIX) || name.startsWith('.')) continue;
+      const id = name.slice(0, -SUFFIX.length);
+      const meta = await this.readMeta(id).catch(() => null);
+      if (meta !== null) entries.push({ id, meta });
+    }
+    return entries;
+  }
+
+  /** Metadata and bytes of one entry, or null if it does not exist (delivered or dropped). */
+  async get(id: string): Promise<SpoolMessage | null> {
+    checkId(id);
+    let data: Buffer;
+    try {
+      data = await readFile(this.path(id));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    const nl = data.indexOf(0x0a);
+    if (nl < 0) throw new Error(`spool entry ${id} has no header line`);
+    const meta = parseMeta(data.subarray(0, nl).toString('utf8'));
+    return { id, meta, raw: data.subarray(nl + 1) };
+  }
+
+  /** Delete an entry; true if it existed. The unlink is made durable before returning. */
+  async remove(id: string): Promise<boolean> {
+    checkId(id);
+    try {
+      await unlink(this.path(id));
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    await this.syncDir();
+    return true;
+  }
+
+  /**
+   * Replace an entry's metadata (and, optionally, nothing else: the bytes are kept) by an atomic
+   * rewrite. Returns false if the entry no longer exists, e.g. an operator dropped it meanwhile:
+   * a rewrite must not bring a dropped entry back. (There is a window of one rename in which a
+   * concurrent drop can still lose against the rewrite.)
+   */
+  async update(id: string, meta: SpoolMeta): Promise<boolean> {
+    const current = await this.get(id);
+    if (current === null) return false;
+    try {
+      await this.writeAtomically(id, meta, current.raw, true);
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw asRelayError(err, 'SPOOL_WRITE_FAILED', `could not update spool entry ${id}`);
+    }
+    return true;
+  }
+
+  private path(id: string): string {
+    return join(this.dir, `${id}${SUFFIX}`);
+  }
+
+  private async readMeta(id: string): Promise<SpoolMeta> {
+    // Read just the header line: listing must not load every message body.
+    const fh = await open(this.path(id), 'r');
+    try {
+      const chunks: Buffer[] = [];
+      const buf = Buffer.alloc(16 * 1024);
+      for (let pos = 0; ; ) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) throw new Error(`spool entry ${id} has no header line`);
+        const chunk = buf.subarray(0, bytesRead);
+        const nl = chunk.indexOf(0x0a);
+        if (nl >= 0) {
+          chunks.push(Buffer.from(chunk.subarray(0, nl)));
+          return parseMeta(Buffer.concat(chunks).toString('utf8'));
+        }
+        chunks.push(Buffer.from(chunk));
+        pos += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async writeAtomically(id: string, meta: SpoolMeta, raw: Buffer, mustExist = false): Promise<void> {
+    const tmp = join(this.dir, `${TMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tmp, 'wx', 0o600);
+      // JSON.stringify escapes newlines inside strings, so the header is exactly one line.
+      await fh.writeFile(Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), raw]));
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      if (mustExist) {
+        // Narrow the drop-vs-rewrite race: do not resurrect an entry removed while we wrote.
+        const still = await open(this.path(id), 'r').catch((err: unknown) => (isNotFound(err) ? null : Promise.reject(err)));
+        if (still === null) throw Object.assign(new Error(`spool entry ${id} vanished`), { code: 'ENOENT' });
+        await still.close();
+      }
+      await rename(tmp, this.path(id));
+      await this.syncDir();
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** fsync the directory so that a rename or unlink survives a crash (POSIX). */
+  private async syncDir(): Promise<void> {
+    const dh = await open(this.dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+}
+
+function newId(): string {
+  // Time first so that ids sort roughly by arrival; random so two relays on one dir cannot clash.
+  return `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(8).toString('hex')}`;
+}
+
+function checkId(id: string): void {
+  if (!ID.test(id)) throw new RelayError('USAGE', `not a spool entry id: ${JSON.stringify(id)}`);
+}
+
+function isNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+function parseMeta(line: string): SpoolMeta {
+  const v: unknown = JSON.parse(line);
+  if (typeof v !== 'object' || v === null) throw new Error('spool header is not an object');
+  const m = v as Partial<SpoolMeta>;
+  if (
+    typeof m.envelope?.from !== 'string' ||
+    !Array.isArray(m.envelope.to) ||
+    typeof m.consentClass !== 'string' ||
+    typeof m.attempts !== 'number' ||
+    typeof m.firstAttemptAt !== 'string' ||
+    typeof m.nextAttemptAt !== 'string'
+  ) {
+    throw new Error('spool header is missing fields');
+  }
+  return {
+    envelope: { from: m.envelope.from, to: m.envelope.to.map(String) },
+    consentClass: m.consentClass,
+    messageId: typeof m.messageId === 'string' ? m.messageId : null,
+    attempts: m.attempts,
+    firstAttemptAt: m.firstAttemptAt,
+    nextAttemptAt: m.nextAttemptAt,
+    lastError: typeof m.lastError === 'string' ? m.lastError : null,
+    failures: Array.isArray(m.failures) ? m.failures : [],
+  };
+}
+
+// The worker lives in its own file; exported here too because it is part of the spool's contract.
+export { SpoolWorker, DEFAULT_RETRY_POLICY, retryDelay } from './spoolWorker.js';
+export type { RetryPolicy, SpoolWorkerOptions } from './spoolWorker.js';

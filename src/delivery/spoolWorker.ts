@@ -1,0 +1,266 @@
+import { hostname } from 'node:os';
+
+import { dsnCopy } from './bounce.js';
+import { ignoreEvents } from './events.js';
+import type { DeliveryEventSink } from './events.js';
+import type { Spool, SpoolMessage, SpoolMeta } from './spool.js';
+import type { RecipientFailure } from './types.js';
+import type { Upstream } from './upstream.js';
+
+/**
+ * Retries what the spool holds.
+ *
+ * Exactly-once: an entry (or a recipient of it) leaves the spool only after the upstream accepted
+ * it, and the spool is rewritten right after each attempt. A crash between the upstream's 250 and
+ * that rewrite delivers those recipients again on restart: SMTP has no way to close that window
+ * (RFC 1047), so it is kept to one fsync'd rename. Duplicates are possible there; losses are not.
+ * The same holds for DSNs: one whose send was accepted may be sent again if we crash before the
+ * entry is removed, and a DSN for recipients that failed permanently while others are still being
+ * retried is sent after the entry was rewritten, so a crash in between loses that DSN (never mail).
+ */
+
+export interface RetryPolicy {
+  /** Delay before the first retry. */
+  readonly initialDelayMs: number;
+  /** Each further delay is the previous one times this. */
+  readonly factor: number;
+  readonly maxDelayMs: number;
+  /** Measured from the first attempt; after it, the remaining recipients are bounced. */
+  readonly giveUpAfterMs: number;
+}
+
+/** Roughly what MTAs do: first retry after minutes, at most hourly-ish, bounce after five days. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  initialDelayMs: 5 * 60_000,
+  factor: 2,
+  maxDelayMs: 4 * 3_600_000,
+  giveUpAfterMs: 5 * 24 * 3_600_000,
+});
+
+/** Delay after `attempts` failed attempts (attempts >= 1). */
+export function retryDelay(policy: RetryPolicy, attempts: number): number {
+  const exp = policy.initialDelayMs * policy.factor ** Math.max(0, attempts - 1);
+  return Math.min(Number.isFinite(exp) ? exp : policy.maxDelayMs, policy.maxDelayMs);
+}
+
+export interface SpoolWorkerOptions {
+  readonly spool: Spool;
+  readonly upstream: Upstream;
+  /** Our host name for DSNs. */
+  readonly reportingMta?: string;
+  readonly policy?: Partial<RetryPolicy>;
+  /** Clock in ms since the epoch; tests move it instead of waiting. */
+  readonly now?: () => number;
+  /** How often a started worker scans for due entries (it also picks up `queue retry` from the CLI this way). */
+  readonly pollIntervalMs?: number;
+  /** Entries attempted at the same time. */
+  readonly concurrency?: number;
+  readonly onEvent?: DeliveryEventSink;
+}
+
+export class SpoolWorker {
+  private readonly spool: Spool;
+  private readonly upstream: Upstream;
+  private readonly reportingMta: string;
+  private readonly policy: RetryPolicy;
+  private readonly now: () => number;
+  private readonly pollIntervalMs: number;
+  private readonly concurrency: number;
+  private readonly emit: DeliveryEventSink;
+
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopping = false;
+  private scanning: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+
+  constructor(options: SpoolWorkerOptions) {
+    this.spool = options.spool;
+    this.upstream = options.upstream;
+    this.reportingMta = options.reportingMta ?? hostname();
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
+    this.now = options.now ?? Date.now;
+    this.pollIntervalMs = options.pollIntervalMs ?? 30_000;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.emit = options.onEvent ?? ignoreEvents;
+  }
+
+  /** Scan now and then every pollIntervalMs until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.schedule(0);
+  }
+
+  /** Stop scanning; resolves once attempts in flight have finished and their results are on disk. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopping = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.queued?.catch(() => undefined);
+    await this.scanning?.catch(() => undefined);
+    this.stopping = false;
+  }
+
+  /**
+   * Attempt every due entry now; resolves when that pass is done. Works whether or not the worker
+   * was started. A kick during a pass runs one more pass after it (so nothing queued meanwhile is missed).
+   */
+  kick(): Promise<void> {
+    if (this.scanning !== null) {
+      this.queued ??= this.scanning.then(() => {
+        this.queued = null;
+        return this.kick();
+      });
+      return this.queued;
+    }
+    this.scanning = this.scan().finally(() => {
+      this.scanning = null;
+    });
+    return this.scanning;
+  }
+
+  private schedule(delay: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.kick().finally(() => {
+        if (this.running) this.schedule(this.pollIntervalMs);
+      });
+    }, delay);
+    // The SMTP listener keeps the process alive; a pending retry alone should not.
+    this.timer.unref();
+  }
+
+  private async scan(): Promise<void> {
+    let due: string[];
+    try {
+      const now = this.now();
+      due = (await this.spool.list()).filter((e) => Date.parse(e.meta.nextAttemptAt) <= now).map((e) => e.id);
+    } catch (err) {
+      this.emit({ type: 'worker-error', id: null, error: errorText(err) });
+      return;
+    }
+    const next = (): Promise<void> => {
+      const id = due.shift();
+      if (id === undefined || this.stopping) return Promise.resolve();
+      return this.attempt(id)
+        .catch((err: unknown) => this.emit({ type: 'worker-error', id, error: errorText(err) }))
+        .then(next);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, due.length) }, next));
+  }
+
+  private async attempt(id: string): Promise<void> {
+    const msg = await this.spool.get(id);
+    if (msg === null) return; // delivered or dropped meanwhile
+    const meta = msg.meta;
+    if (meta.envelope.to.length === 0) {
+      await this.spool.remove(id);
+      return;
+    }
+
+    const outcome = await this.upstream.send({
+      consentClass: meta.consentClass,
+      envelope: meta.envelope,
+      raw: msg.raw,
+      messageId: meta.messageId,
+    });
+
+    const now = this.now();
+    const deadline = Date.parse(meta.firstAttemptAt) + this.policy.giveUpAfterMs;
+    const expired = now >= deadline;
+    const permanent = outcome.failed.filter((f) => !f.temporary);
+    const temporary = outcome.failed.filter((f) => f.temporary);
+    const bounce = expired ? [...permanent, ...temporary] : permanent;
+    const keep = expired ? [] : temporary;
+
+    if (keep.length === 0) {
+      if (bounce.length > 0) {
+        if (outcome.accepted.length > 0) {
+          // Drop the accepted recipients from the entry before the DSN: if the DSN cannot be sent
+          // or spooled, the entry stays for another try, and must not deliver to them twice.
+          await this.spool.update(id, { ...meta, envelope: { from: meta.envelope.from, to: bounce.map((f) => f.recipient) } });
+        }
+        this.emit({ type: 'gave-up', id, recipients: bounce.length, permanent: !expired || temporary.length === 0 });
+        await this.bounce(msg, bounce);
+      }
+      await this.spool.remove(id);
+      if (outcome.accepted.length > 0) this.emit({ type: 'retry-delivered', id, accepted: outcome.accepted.length });
+      return;
+    }
+
+    // Record progress before anything else: accepted recipients must leave the entry at once.
+    const attempts = meta.attempts + 1;
+    const nextAttemptAt = new Date(Math.min(now + retryDelay(this.policy, attempts), Math.max(deadline, now))).toISOString();
+    const lastError = keep[0]?.response ?? outcome.response;
+    const updated: SpoolMeta = {
+      ...meta,
+      envelope: { from: meta.envelope.from, to: keep.map((f) => f.recipient) },
+      attempts,
+      nextAttemptAt,
+      lastError,
+      failures: keep,
+    };
+    const stillThere = await this.spool.update(id, updated);
+    if (outcome.accepted.length > 0) this.emit({ type: 'retry-delivered', id, accepted: outcome.accepted.length });
+    if (stillThere) {
+      this.emit({ type: 'retry-deferred', id, remaining: keep.length, attempts, nextAttemptAt, lastError });
+    }
+    if (permanent.length > 0) {
+      this.emit({ type: 'gave-up', id, recipients: permanent.length, permanent: true });
+      await this.bounce(msg, permanent);
+    }
+  }
+
+  /**
+   * Tell the sender. Sent at once through the same upstream; if that is deferred the DSN goes into
+   * the spool as an entry of its own (null sender, so it is never bounced in turn), and a DSN the
+   * upstream refuses for good is dropped: there is nobody left to tell.
+   */
+  private async bounce(msg: SpoolMessage, failures: readonly RecipientFailure[]): Promise<void> {
+    const sender = msg.meta.envelope.from;
+    if (sender === '') {
+      this.emit({ type: 'dsn-suppressed', forId: msg.id, reason: 'null-sender' });
+      return;
+    }
+    const copy = dsnCopy({
+      reportingMta: this.reportingMta,
+      sender,
+      failures,
+      raw: msg.raw,
+      arrivalDate: new Date(msg.meta.firstAttemptAt),
+      date: new Date(this.now()),
+    });
+    const outcome = await this.upstream.send(copy);
+    if (outcome.accepted.length > 0) {
+      this.emit({ type: 'dsn-sent', forId: msg.id, recipients: failures.length });
+      return;
+    }
+    const failure = outcome.failed[0];
+    if (failure !== undefined && !failure.temporary) {
+      this.emit({ type: 'dsn-undeliverable', forId: msg.id, code: failure.code });
+      return;
+    }
+    const now = this.now();
+    const id = await this.spool.enqueue(
+      {
+        envelope: copy.envelope,
+        consentClass: copy.consentClass,
+        messageId: copy.messageId,
+        attempts: 1,
+        firstAttemptAt: new Date(now).toISOString(),
+        nextAttemptAt: new Date(now + retryDelay(this.policy, 1)).toISOString(),
+        lastError: failure?.response ?? outcome.response,
+        failures: outcome.failed,
+      },
+      copy.raw,
+    );
+    this.emit({ type: 'dsn-queued', forId: msg.id, id });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

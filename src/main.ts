@@ -1,0 +1,141 @@
+/**
+ * Composition root: configuration -> stores -> pipeline -> listeners. Everything the relay runs
+ * is built here, once, and torn down in reverse order on close.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { splitHostPort } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { SqliteConsentStore } from './consent/sqlite.js';
+import type { DeliveryEvent } from './delivery/events.js';
+import { Spool } from './delivery/spool.js';
+import { SpoolWorker } from './delivery/spoolWorker.js';
+import { SmtpUpstream } from './delivery/upstream.js';
+import { RelayError } from './errors.js';
+import { openAuditRecorder } from './pipeline/audit.js';
+import type { Engine } from './pipeline/relay.js';
+import { rewriteMessage } from './rewrite/engine.js';
+import { loadRules } from './rewrite/rules/index.js';
+import { isLoopback } from './smtp/connect.js';
+import { createListener, type Listener } from './smtp/server.js';
+
+export interface RelayHandle {
+  /** Where each listener actually listens (port 0 in the config resolves here). */
+  readonly addresses: readonly { host: string; port: number }[];
+  readonly worker: SpoolWorker;
+  readonly spool: Spool;
+  /** Stop accepting, finish transactions in flight, stop retrying, close stores. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger: Logger;
+  /** Replace the stripping engine (tests inject failures here). */
+  readonly engine?: Engine;
+}
+
+export async function startRelay(config: Config, opts: StartOptions): Promise<RelayHandle> {
+  const log = opts.logger;
+  for (const l of config.listen) {
+    const { host } = splitHostPort(l.address);
+    if (!isLoopback(host)) {
+      throw new RelayError(
+        'CONFIG_INVALID',
+        `listen.address ${l.address} is not a loopback address; listeners without authentication or an allowlist are loopback-only, so that the relay can never be an open relay`,
+      );
+    }
+  }
+  const rules = loadRules(config.rules.file);
+  const consent = new SqliteConsentStore(config.dataDir);
+  const audit = openAuditRecorder(config.dataDir);
+  const spool = await Spool.open(config.dataDir);
+  const up = splitHostPort(config.upstream.address);
+  const upstream = new SmtpUpstream({
+    host: up.host,
+    port: up.port,
+    secure: config.upstream.secure,
+    requireTLS: config.upstream.requireTLS,
+    ...(config.upstream.auth ? { auth: config.upstream.auth } : {}),
+    name: config.hostname,
+    maxConnections: config.upstream.maxConnections,
+    connectionTimeoutMs: config.upstream.connectTimeout,
+    socketTimeoutMs: config.upstream.socketTimeout,
+    ...(config.upstream.tlsInsecure ? { tls: { rejectUnauthorized: false } } : {}),
+  });
+  const onEvent = (e: DeliveryEvent): void => {
+    const level = e.type === 'worker-error' || e.type === 'dsn-undeliverable' ? 'error' : 'info';
+    log[level]({ event: e }, `delivery: ${e.type}`);
+  };
+  const policy = { initialDelayMs: config.spool.retryInitial, factor: config.spool.retryFactor, maxDelayMs: config.spool.retryMax, giveUpAfterMs: config.spool.giveUpAfter };
+  const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent });
+  const listeners: Listener[] = [];
+  const addresses: { host: string; port: number }[] = [];
+  const relayDeps = {
+    rules,
+    engine: opts.engine ?? rewriteMessage,
+    upstream,
+    spool,
+    audit,
+    mode: config.policy.mode,
+    limits: { maxDepth: config.limits.maxMimeDepth, maxParts: config.limits.maxMimeParts },
+    logger: log,
+    delivery: { reportingMta: config.hostname, firstRetryDelayMs: config.spool.retryInitial, onSpooled: () => void worker.kick(), onEvent },
+  };
+  try {
+    for (const l of config.listen) {
+      const { host, port } = splitHostPort(l.address);
+      const listener = createListener({
+        hostname: l.hostname ?? config.hostname,
+        maxMessageSize: config.limits.maxMessageSize,
+        maxRecipients: config.limits.maxRecipients,
+        maxClients: config.limits.maxClients,
+        consent,
+        relay: relayDeps,
+        logger: log,
+      });
+      listener.server.listen(port, host);
+      await Promise.race([
+        once(listener.server.server, 'listening'),
+        once(listener.server, 'error').then(([err]) => {
+          throw new RelayError('CONFIG_INVALID', `cannot listen on ${l.address}: ${(err as Error).message}`);
+        }),
+      ]);
+      const addr = listener.server.server.address() as AddressInfo;
+      listeners.push(listener);
+      addresses.push({ host: addr.address, port: addr.port });
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+    await upstream.close();
+    await consent.close();
+    await audit.close();
+    throw err;
+  }
+  worker.start();
+  log.info(
+    { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
+    `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
+  );
+
+  let closing: Promise<void> | null = null;
+  return {
+    addresses,
+    worker,
+    spool,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        for (const l of listeners) l.drain();
+        // smtp-server's close stops accepting and waits for open sessions (bounded by closeTimeout)
+        await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+        while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
+        await worker.stop();
+        await upstream.close();
+        await consent.close();
+        await audit.close();
+        log.info('consent-relay stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Content-Transfer-Encoding: decode a part's body to bytes and encode edited bytes back in the
+ * same encoding. Bodies are handled as Buffers; text work happens elsewhere.
+ */
+import { RelayError } from '../errors.js';
+
+export type TransferEncoding = '7bit' | '8bit' | 'binary' | 'base64' | 'quoted-printable';
+
+const KNOWN = new Set<string>(['7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
+
+/** Normalise a Content-Transfer-Encoding value; absent means 7bit (RFC 2045 6.1). */
+export function transferEncoding(value: string | false | undefined, part: string): TransferEncoding {
+  const v = (value || '7bit').trim().toLowerCase();
+  if (KNOWN.has(v)) return v as TransferEncoding;
+  throw new RelayError('ENCODING_BROKEN', `part ${part}: unknown Content-Transfer-Encoding "${v.slice(0, 40)}"; cannot inspect it, refusing to pass it through`);
+}
+
+const B64_BODY = /^[A-Za-z0-9+/\r\n\t ]*={0,2}[\r\n\t ]*$/;
+
+export function decodeBody(body: Buffer, enc: TransferEncoding, part: string): Buffer {
+  switch (enc) {
+    case 'base64': {
+      const text = body.toString('latin1');
+      if (!B64_BODY.test(text)) {
+        throw new RelayError('ENCODING_BROKEN', `part ${part}: broken base64 (characters outside the base64 alphabet); cannot inspect it`);
+      }
+      const compact = text.replace(/[\r\n\t ]/g, '');
+      if (compact.replace(/=+$/, '').length % 4 === 1) {
+        throw new RelayError('ENCODING_BROKEN', `part ${part}: truncated base64 body; cannot inspect it`);
+      }
+      return Buffer.from(compact, 'base64');
+    }
+    case 'quoted-printable':
+      return decodeQP(body);
+    default:
+      return body;
+  }
+}
+
+export function encodeBody(bytes: Buffer, enc: TransferEncoding): Buffer {
+  switch (enc) {
+    case 'base64':
+      return encodeBase64(bytes);
+    case 'quoted-printable':
+      return encodeQP(bytes);
+    default:
+      return bytes;
+  }
+}
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * RFC 2045 6.7 decoding, lenient the way mail clients are: a "=" not followed by two hex digits
+ * stays literal, so what we inspect is what the recipient's client would render.
+ */
+export function decodeQP(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(body.length);
+  let o = 0;
+  const n = body.length;
+  for (let i = 0; i < n; i++) {
+    const c = body[i]!;
+    if (c !== 0x3d) {
+      out[o++] = c;
+      continue;
+    }
+    // soft line break: "=" then optional transport padding, then CRLF or LF
+    let j = i + 1;
+    while (j < n && (body[j] === 0x20 || body[j] === 0x09)) j++;
+    if (j < n && body[j] === 0x0d && body[j + 1] === 0x0a) {
+      i = j + 1;
+      continue;
+    }
+    if (j < n && body[j] === 0x0a) {
+      i = j;
+      continue;
+    }
+    if (j >= n) {
+      i = j;
+      continue;
+    }
+    const h = i + 2 < n + 0 ? hexVal(body[i + 1]!) : -1;
+    const l = i + 2 < n ? hexVal(body[i + 2]!) : -1;
+    if (h >= 0 && l >= 0) {
+      out[o++] = (h << 4) | l;
+      i += 2;
+    } else {
+      out[o++] = c;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+const HEX = '0123456789ABCDEF';
+
+/** Quoted-printable with CRLF hard breaks kept, soft breaks at 76 columns. */
+export function encodeQP(bytes: Buffer): Buffer {
+  const lines: string[] = [];
+  let line = '';
+  const flush = (soft: boolean): void => {
+    lines.push(soft ? `${line}=` : line);
+    line = '';
+  };
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]!;
+    if (c === 0x0d && bytes[i + 1] === 0x0a) {
+      line = protectTrailingSpace(line);
+      flush(false);
+      i++;
+      continue;
+    }
+    if (c === 0x0a) {
+      line = protectTrailingSpace(line);
+      flush(false);
+      continue;
+    }
+    let token: string;
+    if ((c >= 0x21 && c <= 0x7e && c !== 0x3d) || c === 0x20 || c === 0x09) {
+      token = String.fromCharCode(c);
+    } else {
+      token = `=${HEX[c >> 4]}${HEX[c & 15]}`;
+    }
+    if (line.length + token.length > 75) flush(true);
+    line += token;
+  }
+  if (line.length) lines.push(protectTrailingSpace(line));
+  else if (n > 0 && bytes[n - 1] === 0x0a) lines.push('');
+  return Buffer.from(lines.join('\r\n'), 'latin1');
+}
+
+function protectTrailingSpace(line: string): string {
+  const last = line.charCodeAt(line.length - 1);
+  if (last === 0x20 || last === 0x09) return `${line.slice(0, -1)}=${last === 0x20 ? '20' : '09'}`;
+  return line;
+}
+
+export function encodeBase64(bytes: Buffer): Buffer {
+  const b64 = bytes.toString('base64');
+  const parts: string[] = [];
+  for (let i = 0; i < b64.length; i += 76) parts.push(b64.slice(i, i + 76));
+  return Buffer.from(parts.join('\r\n'), 'latin1');
+}

@@ -1,0 +1,120 @@
+/**
+ * One SMTP transaction's journey after DATA: partition recipients by consent class, run the
+ * engine once per class, hand the copies to delivery, audit what was removed and what the
+ * upstream said. Returns the reply the client gets.
+ *
+ * Fail closed: an engine or audit failure before delivery is a 451 and nothing is sent.
+ */
+import type { Logger } from 'pino';
+import type { Spool } from '../delivery/spool.js';
+import { deliverTransaction, type Reply, type TransactionOptions } from '../delivery/transaction.js';
+import type { Copy } from '../delivery/types.js';
+import type { Upstream } from '../delivery/upstream.js';
+import { RelayError, asRelayError } from '../errors.js';
+import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
+import type { RuleSet } from '../rewrite/rules/types.js';
+import { consentClass, type Consent, type Finding } from '../rewrite/types.js';
+import type { AuditRecorder } from './audit.js';
+
+export type Engine = (raw: Buffer, opts: RewriteOptions) => Promise<RewriteResult>;
+
+export interface RelayDeps {
+  readonly rules: RuleSet;
+  readonly engine: Engine;
+  readonly upstream: Upstream;
+  readonly spool: Spool;
+  readonly audit: AuditRecorder;
+  readonly mode: 'enforce' | 'monitor';
+  readonly limits: Partial<Limits>;
+  readonly logger: Logger;
+  readonly delivery: TransactionOptions;
+}
+
+export interface Recipient {
+  readonly address: string;
+  readonly consent: Consent;
+}
+
+export interface Transaction {
+  /** Our id for the transaction: in logs, audit rows and the 250 reply. */
+  readonly queueId: string;
+  readonly from: string;
+  readonly recipients: readonly Recipient[];
+  readonly raw: Buffer;
+}
+
+export interface ClassCopy {
+  readonly copy: Copy;
+  readonly consent: Consent;
+  readonly findings: readonly Finding[];
+  readonly changed: boolean;
+}
+
+export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Reply> {
+  const log = deps.logger.child({ queueId: tx.queueId });
+  const messageId = extractMessageId(tx.raw);
+
+  let copies: ClassCopy[];
+  try {
+    copies = await filterByClass(deps, tx, messageId);
+  } catch (err) {
+    const e = asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
+    log.warn({ code: e.code, reason: e.message }, 'message refused: cannot be filtered, not delivered');
+    throw e;
+  }
+
+  // what was removed is on record before anything leaves: no audit, no delivery
+  try {
+    await deps.audit.filtered(tx, copies, deps.mode, deps.rules.version);
+  } catch (err) {
+    const e = asRelayError(err, 'AUDIT_UNAVAILABLE', 'audit log unavailable, try again later');
+    log.error({ code: e.code, reason: e.message }, 'message refused: audit log unavailable');
+    throw e;
+  }
+
+  const reply = await deliverTransaction(
+    copies.map((c) => c.copy),
+    deps.upstream,
+    deps.spool,
+    deps.delivery,
+  );
+  log.info(
+    { classes: copies.map((c) => ({ class: c.copy.consentClass || 'none', recipients: c.copy.envelope.to.length, findings: c.findings.length, changed: c.changed })), reply: reply.code },
+    'transaction done',
+  );
+  try {
+    await deps.audit.relayed(tx, copies, reply, deps.mode, deps.rules.version);
+  } catch (err) {
+    // the message is already ours (or refused); losing this row is logged loudly, not hidden
+    log.error({ reason: err instanceof Error ? err.message : String(err) }, 'audit write after delivery failed');
+  }
+  return reply;
+}
+
+async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string | null): Promise<ClassCopy[]> {
+  const classes = new Map<string, { consent: Consent; to: string[] }>();
+  for (const r of tx.recipients) {
+    const key = consentClass(r.consent);
+    const entry = classes.get(key) ?? { consent: r.consent, to: [] };
+    entry.to.push(r.address);
+    classes.set(key, entry);
+  }
+  const out: ClassCopy[] = [];
+  for (const [key, { consent, to }] of classes) {
+    const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits });
+    if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
+    // monitor mode: everyone gets the original; the findings say what enforce would have removed
+    const raw = deps.mode === 'monitor' ? tx.raw : result.output;
+    out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });
+  }
+  return out;
+}
+
+/** The Message-ID header of the top-level header block, for audit rows and the queue listing. */
+export function extractMessageId(raw: Buffer): string | null {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  const head = raw.subarray(0, headEnd < 0 ? Math.min(raw.length, 65536) : headEnd).toString('latin1');
+  const m = /^message-id:[ \t]*((?:.|\r?\n[ \t])*)/im.exec(head);
+  const v = m?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
+  return v ? v.slice(0, 998) : null;
+}

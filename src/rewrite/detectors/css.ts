@@ -1,0 +1,17 @@
+/** Stand-alone CSS parts (text/css referenced by cid: from the HTML) load remote URLs too. */
+import { scanCss } from '../css/scan.js';
+import type { Candidate, DetectContext, Detector } from './types.js';
+
+export const cssDetector: Detector = {
+  id: 'css',
+  contentTypes: ['text/css'],
+  detect(text: string, _ctx: DetectContext): Candidate[] {
+    return scanCss(text, 0, 'sheet').map((ref) => ({
+      kind: 'open',
+      technique: ref.technique,
+      url: ref.url,
+      remove: { start: ref.stmtStart, end: ref.stmtEnd },
+      removeAction: 'drop-declaration',
+    }));
+  },
+};

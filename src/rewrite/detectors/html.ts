@@ -1,0 +1,282 @@
+/**
+ * HTML (and AMP / SVG) detector: every place a client fetches a URL on open, and every link.
+ *
+ * Parsed with cheerio in htmlparser2 mode with source positions and entities left alone, so each
+ * candidate carries exact offsets into the original text; nothing is ever re-serialised.
+ * Outlook conditional comments (<!--[if mso]> ... <![endif]-->) are parsed too: HTML parsers see
+ * a comment, Outlook renders the VML inside.
+ */
+import { load } from 'cheerio';
+import type { AnyNode, Element } from 'domhandler';
+import type { Technique } from '../types.js';
+import { decodeEntities } from '../html/entities.js';
+import { attr, parseStartTag, type AttrSpan, type StartTag } from '../html/tag.js';
+import { scanCss } from '../../rewrite/css/scan.js';
+import type { Candidate, DetectContext, Detector, Span } from './types.js';
+
+const PARSE_OPTIONS = {
+  xml: { xmlMode: false, decodeEntities: false, withStartIndices: true, withEndIndices: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+} as const;
+
+/** link rel values that only prefetch or advertise: never needed to render a mail. */
+const LINK_ALWAYS = /\b(prefetch|dns-prefetch|preconnect|prerender|preload|modulepreload|alternate|search|pingback|import|manifest)\b/i;
+
+/** Elements whose very presence with a URL is a remote load no legitimate mail needs. */
+const ELEMENT_TECHNIQUE: Readonly<Record<string, { technique: Technique; attrs: readonly string[] }>> = {
+  iframe: { technique: 'iframe', attrs: ['src'] },
+  frame: { technique: 'iframe', attrs: ['src'] },
+  object: { technique: 'object', attrs: ['data', 'codebase'] },
+  embed: { technique: 'embed', attrs: ['src'] },
+  applet: { technique: 'applet', attrs: ['codebase', 'code', 'archive'] },
+  script: { technique: 'script', attrs: ['src'] },
+  bgsound: { technique: 'bgsound', attrs: ['src'] },
+};
+
+const VOID = new Set(['img', 'input', 'source', 'embed', 'link', 'meta', 'bgsound', 'track', 'param', 'br', 'hr', 'area', 'base', 'col', 'wbr', 'frame', 'keygen']);
+
+export const htmlDetector: Detector = {
+  id: 'html',
+  contentTypes: ['text/html', 'text/x-amp-html', 'application/xhtml+xml', 'image/svg+xml'],
+  detect(text: string, ctx: DetectContext): Candidate[] {
+    const out: Candidate[] = [];
+    scanFragment(text, 0, text.length, out, ctx, 0);
+    return out;
+  },
+};
+
+function scanFragment(src: string, from: number, to: number, out: Candidate[], ctx: DetectContext, depth: number): void {
+  const fragment = from === 0 && to === src.length ? src : src.slice(from, to);
+  const $ = load(fragment, PARSE_OPTIONS);
+  const root = $.root()[0];
+  if (!root) return;
+  const visit = (node: AnyNode): void => {
+    if (node.type === 'comment') {
+      conditionalComment(src, from + (node.startIndex ?? 0), from + (node.endIndex ?? 0) + 1, out, ctx, depth);
+      return;
+    }
+    if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
+      element(src, node as Element, from, out);
+    }
+    if ('children' in node) for (const child of node.children) visit(child);
+  };
+  visit(root);
+}
+
+/** <!--[if mso]> ... <![endif]-->: parse what Outlook would render. */
+function conditionalComment(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number): void {
+  if (depth > 3) return;
+  const body = src.slice(start, end);
+  if (!/^<!--\[if\b/i.test(body)) return;
+  const open = body.indexOf(']>');
+  if (open < 0) return;
+  let close = body.toLowerCase().lastIndexOf('<![endif]');
+  if (close < 0) close = body.length - 3;
+  const innerFrom = start + open + 2;
+  const innerTo = start + close;
+  if (innerTo > innerFrom) scanFragment(src, innerFrom, innerTo, out, ctx, depth + 1);
+}
+
+function element(src: string, el: Element, base: number, out: Candidate[]): void {
+  const start = base + (el.startIndex ?? 0);
+  if (src[start] !== '<') return;
+  const tag = parseStartTag(src, start);
+  const name = el.name.toLowerCase();
+  const whole = elementSpan(src, el, base, tag, name);
+  const startTagOnly: Span = { start: tag.start, end: tag.end };
+
+  const open = (technique: Technique, a: AttrSpan | undefined, removeAction: Candidate['removeAction'], remove: Span, extra?: Partial<Candidate>): void => {
+    if (!a?.value) return;
+    const url = decodeEntities(a.value.raw).trim();
+    if (!url) return;
+    out.push({ kind: 'open', technique, url, remove, removeAction, ...extra });
+  };
+  const srcset = (a: AttrSpan | undefined, removeAction: Candidate['removeAction'], remove: Span, extra?: Partial<Candidate>): void => {
+    if (!a?.value) return;
+    for (const url of srcsetUrls(decodeEntities(a.value.raw))) out.push({ kind: 'open', technique: 'srcset', url, remove, removeAction, ...extra });
+  };
+  const attrSpan = (a: AttrSpan): Span => ({ start: a.start, end: a.end });
+
+  // background attribute and inline CSS can sit on any element
+  const bg = attr(tag, 'background');
+  if (bg) open('background-attr', bg, 'remove-attribute', attrSpan(bg));
+  const style = attr(tag, 'style');
+  if (style?.value) {
+    for (const ref of scanCss(style.value.raw, style.value.start, 'declarations')) {
+      out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration' });
+    }
+  }
+
+  switch (name) {
+    case 'img':
+    case 'image': {
+      const signals = sizeSignals(tag);
+      const isSvgImage = name === 'image';
+      const technique: Technique = isSvgImage ? 'svg-image' : 'img';
+      for (const n of ['src', 'lowsrc', 'dynsrc', 'href', 'xlink:href']) open(technique, attr(tag, n), 'remove-element', isSvgImage ? whole : startTagOnly, signals);
+      const ss = attr(tag, 'srcset');
+      if (ss) srcset(ss, 'remove-attribute', attrSpan(ss), signals);
+      break;
+    }
+    case 'input':
+      if (/^image$/i.test(decodeEntities(attr(tag, 'type')?.value?.raw ?? ''))) open('input-image', attr(tag, 'src'), 'remove-element', startTagOnly, sizeSignals(tag));
+      break;
+    case 'source': {
+      const parent = el.parent && 'name' in el.parent ? (el.parent as Element).name.toLowerCase() : '';
+      const technique: Technique = parent === 'picture' ? 'srcset' : 'media';
+      open(technique, attr(tag, 'src'), 'remove-element', startTagOnly);
+      const ss = attr(tag, 'srcset');
+      if (ss?.value) for (const url of srcsetUrls(decodeEntities(ss.value.raw))) out.push({ kind: 'open', technique, url, remove: startTagOnly, removeAction: 'remove-element' });
+      break;
+    }
+    case 'video':
+    case 'audio':
+    case 'track':
+      open('media', attr(tag, 'src'), 'remove-element', name === 'track' ? startTagOnly : whole);
+      if (name === 'video') open('media-poster', attr(tag, 'poster'), 'remove-attribute', attrSpan(attr(tag, 'poster') ?? { name: '', start: 0, end: 0 }));
+      break;
+    case 'link': {
+      const rel = decodeEntities(attr(tag, 'rel')?.value?.raw ?? '');
+      open('link-rel', attr(tag, 'href'), 'remove-element', startTagOnly, LINK_ALWAYS.test(rel) ? { alwaysTracking: true } : {});
+      break;
+    }
+    case 'meta': {
+      const equiv = decodeEntities(attr(tag, 'http-equiv')?.value?.raw ?? '');
+      const content = attr(tag, 'content');
+      if (/^refresh$/i.test(equiv.trim()) && content?.value) {
+        const m = /url\s*=\s*['"]?([^'"\s]+)/i.exec(decodeEntities(content.value.raw));
+        if (m?.[1]) out.push({ kind: 'open', technique: 'meta-refresh', url: m[1], remove: startTagOnly, removeAction: 'remove-element', alwaysTracking: true });
+      }
+      break;
+    }
+    case 'html':
+      open('manifest', attr(tag, 'manifest'), 'remove-attribute', attrSpan(attr(tag, 'manifest') ?? { name: '', start: 0, end: 0 }), { alwaysTracking: true });
+      break;
+    case 'style': {
+      const child = el.children[0];
+      if (child && child.type === 'text' && child.startIndex !== null && child.endIndex !== null) {
+        const s = base + child.startIndex;
+        const e = base + child.endIndex + 1;
+        for (const ref of scanCss(src.slice(s, e), s, 'sheet')) {
+          out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration' });
+        }
+      }
+      break;
+    }
+    case 'a':
+    case 'area':
+    case 'v:roundrect':
+    case 'v:rect':
+    case 'v:oval':
+    case 'v:shape': {
+      const href = attr(tag, 'href');
+      if (href?.value) {
+        const url = decodeEntities(href.value.raw).trim();
+        if (url) {
+          out.push({
+            kind: 'click',
+            technique: 'tracked-link',
+            url,
+            remove: attrSpan(href),
+            removeAction: 'neutralise-link',
+            slot: { start: href.value.start, end: href.value.end, quote: href.value.quote, ampEntity: /&amp;/i.test(href.value.raw) },
+            linkText: textOf(el),
+          });
+        }
+      }
+      const ping = attr(tag, 'ping');
+      if (ping?.value) {
+        for (const url of decodeEntities(ping.value.raw).trim().split(/\s+/).filter(Boolean)) {
+          out.push({ kind: 'click', technique: 'a-ping', url, remove: attrSpan(ping), removeAction: 'remove-attribute', alwaysTracking: true });
+        }
+      }
+      if (name.startsWith('v:')) open('vml', attr(tag, 'src'), 'remove-attribute', attrSpan(attr(tag, 'src') ?? { name: '', start: 0, end: 0 }));
+      break;
+    }
+    case 'v:fill':
+    case 'v:image':
+    case 'v:imagedata':
+      open('vml', attr(tag, 'src'), 'remove-element', startTagOnly);
+      break;
+    case 'amp-img':
+    case 'amp-anim':
+    case 'amp-list':
+    case 'amp-analytics':
+    case 'amp-pixel':
+    case 'amp-iframe':
+    case 'amp-video':
+    case 'amp-audio': {
+      const always = name === 'amp-analytics' || name === 'amp-pixel' || name === 'amp-iframe';
+      for (const n of ['src', 'config']) open('amp', attr(tag, n), 'remove-element', whole, always ? { alwaysTracking: true } : sizeSignals(tag));
+      break;
+    }
+    case 'use':
+    case 'feimage':
+      for (const n of ['href', 'xlink:href']) open('svg-image', attr(tag, n), 'remove-element', startTagOnly);
+      break;
+    default: {
+      const t = ELEMENT_TECHNIQUE[name];
+      if (t) {
+        for (const n of t.attrs) open(t.technique, attr(tag, n), 'remove-element', whole, { alwaysTracking: true });
+      }
+    }
+  }
+}
+
+/** The span that removing the element removes: start tag to end tag when it was really closed. */
+function elementSpan(src: string, el: Element, base: number, tag: StartTag, name: string): Span {
+  if (VOID.has(name) || el.endIndex === null) return { start: tag.start, end: tag.end };
+  const end = base + el.endIndex + 1;
+  // htmlparser2 closes unclosed elements at their parent's end: only trust a real end tag
+  const closing = src.slice(Math.max(tag.end, end - name.length - 3), end).toLowerCase();
+  if (end > tag.end && closing.startsWith('</') && closing.includes(name)) return { start: tag.start, end };
+  if (src.slice(tag.end - 2, tag.end) === '/>') return { start: tag.start, end: tag.end };
+  return { start: tag.start, end: tag.end };
+}
+
+function srcsetUrls(value: string): string[] {
+  // candidates are "url [descriptor]" separated by commas; a URL itself may contain commas
+  const out: string[] = [];
+  const re = /\s*([^\s,][^\s]*)(?:\s+[^,]*)?(?:,|$)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    if (m[0] === '') break;
+    let url = m[1]!;
+    if (url.endsWith(',')) url = url.slice(0, -1);
+    if (url) out.push(url);
+  }
+  return out;
+}
+
+/** Size and visibility signals used by the tiny/hidden image heuristics. */
+function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
+  const num = (v: string | undefined): number | null => {
+    if (v === undefined) return null;
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(px)?\s*$/i.exec(v);
+    return m ? Number(m[1]) : null;
+  };
+  const w = num(decodeEntitiesOpt(attr(tag, 'width')));
+  const h = num(decodeEntitiesOpt(attr(tag, 'height')));
+  const style = decodeEntitiesOpt(attr(tag, 'style'))?.toLowerCase() ?? '';
+  const sw = num(/(?:^|[;\s])(?:max-)?width\s*:\s*([\d.]+(?:px)?)\s*(?:!important)?\s*(?:;|$)/.exec(style)?.[1]);
+  const sh = num(/(?:^|[;\s])(?:max-)?height\s*:\s*([\d.]+(?:px)?)\s*(?:!important)?\s*(?:;|$)/.exec(style)?.[1]);
+  const small = (v: number | null): boolean => v !== null && v <= 2;
+  const tiny = (small(w) && (h === null || small(h))) || (small(h) && (w === null || small(w))) || (small(sw) && (sh === null || small(sh))) || (small(sh) && (sw === null || small(sw)));
+  const hidden = /display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)|mso-hide\s*:\s*all/.test(style) || attr(tag, 'hidden') !== undefined;
+  return { ...(tiny ? { tiny: true } : {}), ...(hidden ? { hidden: true } : {}) };
+}
+
+function textOf(node: AnyNode, budget = { left: 200 }): string {
+  if (budget.left <= 0) return '';
+  if (node.type === 'text') {
+    const t = (node as unknown as { data: string }).data.slice(0, budget.left);
+    budget.left -= t.length;
+    return t;
+  }
+  // alt text counts: image-only unsubscribe buttons are common
+  if (node.type === 'tag' && (node as Element).attribs['alt']) return (node as Element).attribs['alt'] ?? '';
+  return 'children' in node ? node.children.map((c) => textOf(c, budget)).join('') : '';
+}
+
+function decodeEntitiesOpt(a: AttrSpan | undefined): string | undefined {
+  return a?.value ? decodeEntities(a.value.raw) : undefined;
+}

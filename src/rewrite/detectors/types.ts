@@ -1,0 +1,58 @@
+import type { Consent, Technique, TrackingKind } from '../types.js';
+import type { RuleSet } from '../rules/types.js';
+import type { RecipientNeedles } from '../recipient.js';
+
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Where a URL sits in the text, so that unwrap / strip-params can replace just the URL. */
+export interface UrlSlot extends Span {
+  /** Quote character of the HTML attribute ('"', "'", '') or null for text/plain. */
+  readonly quote: string | null;
+  /** Whether the original wrote "&" as "&amp;" (kept that way when we write the URL back). */
+  readonly ampEntity: boolean;
+}
+
+/**
+ * A place in a part where a URL would be fetched (open side) or followed (click side). Detectors
+ * only report candidates; whether one is a tracker is decided by the classifier from the rules.
+ */
+export interface Candidate {
+  readonly kind: TrackingKind;
+  readonly technique: Technique;
+  /** The URL as the recipient's client would see it (entities and CSS escapes decoded). */
+  readonly url: string;
+  /** What goes when the policy removes this beacon / neutralises this link. */
+  readonly remove: Span;
+  readonly removeAction: 'remove-element' | 'remove-attribute' | 'drop-declaration' | 'neutralise-link';
+  /** For links: the URL text itself. */
+  readonly slot?: UrlSlot;
+  /** Element-level signals for the generic heuristics. */
+  readonly tiny?: boolean;
+  readonly hidden?: boolean;
+  /** Technique is a tracker by itself, whatever the host (iframe, meta refresh, a ping...). */
+  readonly alwaysTracking?: boolean;
+  /** For links: the visible text around it (anchor text, or the words before a plain-text URL). */
+  readonly linkText?: string;
+}
+
+export interface DetectContext {
+  readonly part: string;
+}
+
+/** Every detector has this shape: part text in, candidates out. Pure. */
+export interface Detector {
+  readonly id: string;
+  /** Lower-case MIME types this detector reads. */
+  readonly contentTypes: readonly string[];
+  detect(text: string, ctx: DetectContext): Candidate[];
+}
+
+/** What the classifier and policy need besides the candidate. Built once per rewrite call. */
+export interface ClassifyContext {
+  readonly rules: RuleSet;
+  readonly consent: Consent;
+  readonly needles: RecipientNeedles;
+}

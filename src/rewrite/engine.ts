@@ -1,0 +1,177 @@
+/**
+ * The stripping engine: raw message + a consent class -> the bytes those recipients receive, and
+ * the findings. Parts are rewritten by source position; every byte outside an edit is kept, and a
+ * message with no edit comes back as the very same bytes.
+ */
+import type { SplitterChunk } from '@zone-eu/mailsplit';
+import { RelayError, asRelayError } from '../errors.js';
+import { codecFor } from '../mime/charset.js';
+import { depthOf, partNumber, splitMessage, type MimeNode } from '../mime/split.js';
+import { decodeBody, encodeBody, transferEncoding } from '../mime/transfer.js';
+import { applyEdits, editFor } from './actions/edits.js';
+import { classify } from './classify.js';
+import { detectorFor } from './detectors/index.js';
+import type { ClassifyContext } from './detectors/types.js';
+import { decide } from './policy.js';
+import { recipientNeedles } from './recipient.js';
+import type { RuleSet } from './rules/types.js';
+import type { Consent, Edit, Finding } from './types.js';
+
+export interface Limits {
+  /** Deepest MIME nesting (multiparts and inline message/rfc822 together). */
+  readonly maxDepth: number;
+  readonly maxParts: number;
+  /** Largest text part we inspect; bigger ones are refused (never passed through unfiltered). */
+  readonly maxTextPartBytes: number;
+  readonly maxHeadBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({ maxDepth: 32, maxParts: 1000, maxTextPartBytes: 64 * 1024 * 1024, maxHeadBytes: 1024 * 1024 });
+
+export interface RewriteOptions {
+  readonly consent: Consent;
+  readonly rules: RuleSet;
+  /** Envelope recipients of this consent class: their addresses inside URLs mark tracking. */
+  readonly recipients?: readonly string[];
+  readonly limits?: Partial<Limits>;
+}
+
+export interface RewriteResult {
+  readonly output: Buffer;
+  readonly findings: Finding[];
+  /** False when output is the input buffer itself. */
+  readonly changed: boolean;
+}
+
+export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise<RewriteResult> {
+  if (opts.consent.opens && opts.consent.clicks) return { output: raw, findings: [], changed: false };
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const ctx: ClassifyContext = { rules: opts.rules, consent: opts.consent, needles: recipientNeedles(opts.recipients ?? []) };
+  try {
+    return await rewriteAt(raw, ctx, limits, '', 0);
+  } catch (err) {
+    throw asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
+  }
+}
+
+async function rewriteAt(raw: Buffer, ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<RewriteResult> {
+  const chunks = await splitMessage(raw, limits);
+  const out: Buffer[] = [];
+  const findings: Finding[] = [];
+  let changed = false;
+  let hasBinary = false;
+  const children = new Map<MimeNode, number>();
+
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    if (chunk.type !== 'node') {
+      if (chunk.type === 'data' || chunk.type === 'body') out.push(chunk.value);
+      continue;
+    }
+    const node = chunk;
+    out.push(node.getHeaders());
+    if (node.parentNode) children.set(node.parentNode, (children.get(node.parentNode) ?? 0) + 1);
+    const nodeDepth = depth + depthOf(node);
+    if (nodeDepth > limits.maxDepth) throw new RelayError('MESSAGE_TOO_COMPLEX', `MIME nesting deeper than ${limits.maxDepth} levels`);
+    if (node.multipart) {
+      if (!node._boundary) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: multipart/${node.multipart} without a boundary parameter; cannot find its parts`);
+      children.set(node, children.get(node) ?? 0);
+      continue;
+    }
+    // the node's body is the run of body chunks that follows it
+    const bodyChunks: Buffer[] = [];
+    while (chunks[i + 1]?.type === 'body') bodyChunks.push((chunks[++i] as { value: Buffer }).value);
+    if ((node.encoding || '').toLowerCase() === 'binary') hasBinary = true;
+    const result = await rewritePart(node, bodyChunks, ctx, limits, prefix, depth + depthOf(node));
+    if (result) {
+      out.push(result.body);
+      findings.push(...result.findings);
+      changed ||= result.changed;
+    } else {
+      out.push(...bodyChunks);
+    }
+  }
+  for (const [node, count] of children) {
+    // a boundary that never occurs hides every part in the preamble, trackers included
+    if (node.multipart && count === 0) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: multipart/${node.multipart} whose boundary never occurs; cannot find its parts`);
+  }
+  if (!changed) return { output: raw, findings, changed: false };
+  let output: Buffer = Buffer.concat(out);
+  if (!hasBinary) output = toCrlf(output);
+  return { output, findings, changed: true };
+}
+
+interface PartResult {
+  readonly body: Buffer;
+  readonly findings: Finding[];
+  readonly changed: boolean;
+}
+
+async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<PartResult | null> {
+  const contentType = (node.contentType || 'text/plain').toLowerCase();
+  const inline = node.disposition !== 'attachment';
+  const part = prefix + partNumber(node);
+  const isMessage = contentType === 'message/rfc822' || contentType === 'message/global';
+  const detector = detectorFor(contentType);
+  if (!inline || (!detector && !isMessage)) return null;
+
+  const body = bodyChunks.length === 1 ? bodyChunks[0]! : Buffer.concat(bodyChunks);
+  if (body.length > limits.maxTextPartBytes * 1.4) {
+    throw new RelayError('MESSAGE_TOO_BIG', `part ${part}: ${contentType} part of ${body.length} bytes is over the ${limits.maxTextPartBytes}-byte inspection limit`);
+  }
+  const enc = transferEncoding(node.encoding, part);
+  const decoded = decodeBody(body, enc, part);
+
+  if (isMessage) {
+    const inner = await rewriteAt(decoded, ctx, limits, `${part}.`, depth + 1);
+    if (!inner.changed) return { body, findings: inner.findings, changed: false };
+    return { body: encodeBody(inner.output, enc), findings: inner.findings, changed: true };
+  }
+
+  const codec = codecFor(node.charset, decoded, part);
+  const text = codec.decode(decoded);
+  const edits: Edit[] = [];
+  const findings: Finding[] = [];
+  for (const c of detector!.detect(text, { part })) {
+    const v = classify(c, ctx);
+    if (!v) continue;
+    let action = decide(c, v, ctx.consent);
+    let edit = editFor(c, v, action);
+    if (action !== 'keep' && !edit) {
+      // nothing to rewrite the URL into: fall back to removing it rather than keeping a tracker
+      action = c.kind === 'click' ? 'neutralise-link' : c.removeAction;
+      edit = editFor(c, v, action);
+    }
+    if (edit) edits.push(edit);
+    findings.push({
+      kind: c.kind,
+      technique: v.technique,
+      ruleId: v.ruleId,
+      vendor: v.vendor,
+      part,
+      span: [c.remove.start, c.remove.end],
+      url: c.url,
+      action,
+      ...(action === 'unwrap-link' && v.destination ? { replacement: v.destination } : {}),
+      ...(action === 'strip-params' && v.cleaned ? { replacement: v.cleaned, params: v.params ?? [] } : {}),
+      ...(v.note && action !== 'unwrap-link' ? { note: v.note } : {}),
+    });
+  }
+  if (!edits.length) return { body, findings, changed: false };
+  const newBytes = codec.encode(applyEdits(text, edits));
+  return { body: encodeBody(newBytes, enc), findings, changed: true };
+}
+
+/** Bare LF and bare CR become CRLF (mailsplit can add a bare LF; SMTP wants CRLF). */
+function toCrlf(buf: Buffer): Buffer {
+  let bare = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if ((c === 0x0a && buf[i - 1] !== 0x0d) || (c === 0x0d && buf[i + 1] !== 0x0a)) {
+      bare = true;
+      break;
+    }
+  }
+  if (!bare) return buf;
+  return Buffer.from(buf.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
+}

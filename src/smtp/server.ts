@@ -1,0 +1,110 @@
+/**
+ * The listener: smtp-server with one handler per SMTP stage (connect, MAIL, RCPT, DATA). The
+ * stages decide; this file only wires them and tracks transactions in flight for draining.
+ */
+import { randomBytes } from 'node:crypto';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { ConsentStore } from '../consent/store.js';
+import { isRelayError } from '../errors.js';
+import { relayMessage, type RelayDeps } from '../pipeline/relay.js';
+import { checkConnect } from './connect.js';
+import { readMessage } from './data.js';
+import { checkMailFrom } from './mail-from.js';
+import { checkRcptTo } from './rcpt-to.js';
+import { fromRelayError, smtpError } from './reply.js';
+import { Sessions } from './session.js';
+
+export interface ListenerOptions {
+  readonly hostname: string;
+  readonly maxMessageSize: number;
+  readonly maxRecipients: number;
+  readonly maxClients: number;
+  readonly consent: ConsentStore;
+  readonly relay: RelayDeps;
+  readonly logger: Logger;
+}
+
+export interface Listener {
+  readonly server: SMTPServer;
+  /** Transactions between end of DATA and our reply. */
+  inFlight(): number;
+  /** Refuse new transactions from now on (SIGTERM). */
+  drain(): void;
+}
+
+export function createListener(o: ListenerOptions): Listener {
+  const sessions = new Sessions();
+  let inFlight = 0;
+  let draining = false;
+
+  const server = new SMTPServer({
+    name: o.hostname,
+    banner: 'consent-relay ESMTP',
+    size: o.maxMessageSize,
+    maxClients: o.maxClients,
+    authOptional: true,
+    // AUTH and STARTTLS arrive with the security work; until then loopback only, no credentials
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideDSN: true,
+    logger: false,
+    onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void) {
+      if (draining) return cb(smtpError(421, `${o.hostname} shutting down, try again later`));
+      const denied = checkConnect(session);
+      if (denied) o.logger.warn({ remote: session.remoteAddress }, 'connection refused: not a local client');
+      cb(denied);
+    },
+    onMailFrom(from, session, cb) {
+      if (draining) return cb(smtpError(421, `${o.hostname} shutting down, try again later`));
+      sessions.reset(session.id);
+      cb(checkMailFrom(from));
+    },
+    onRcptTo(rcpt, session, cb) {
+      const state = sessions.get(session.id);
+      checkRcptTo(rcpt, state.consent.size, o.maxRecipients, o.consent).then(
+        (r) => {
+          if ('error' in r) return cb(r.error);
+          state.consent.set(rcpt.address, r.consent);
+          cb();
+        },
+        (err: unknown) => cb(smtpError(451, `recipient check failed: ${err instanceof Error ? err.message : String(err)}`)),
+      );
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) {
+      inFlight++;
+      const queueId = randomBytes(9).toString('base64url');
+      void (async () => {
+        const raw = await readMessage(stream, o.maxMessageSize);
+        if (!Buffer.isBuffer(raw)) return cb(raw);
+        const state = sessions.get(session.id);
+        const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));
+        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        try {
+          const reply = await relayMessage(o.relay, { queueId, from, recipients, raw });
+          if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.message} (queued as ${queueId})`);
+          return cb(smtpError(reply.code, reply.message));
+        } catch (err) {
+          if (isRelayError(err)) return cb(fromRelayError(err));
+          o.logger.error({ queueId, reason: err instanceof Error ? err.message : String(err) }, 'unexpected failure in transaction');
+          return cb(smtpError(451, 'local error in processing; message not delivered, try again later'));
+        }
+      })()
+        .catch((err: unknown) => cb(smtpError(451, `local error: ${err instanceof Error ? err.message : String(err)}`)))
+        .finally(() => {
+          inFlight--;
+          sessions.reset(session.id);
+        });
+    },
+    onClose(session: SMTPServerSession) {
+      sessions.drop(session.id);
+    },
+  });
+  server.on('error', (err: Error) => o.logger.error({ reason: err.message }, 'listener error'));
+  return {
+    server,
+    inFlight: () => inFlight,
+    drain: () => {
+      draining = true;
+    },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * A recording SMTP upstream for tests: smtp-server on 127.0.0.1 with an ephemeral port.
+ *
+ *   const up = await startUpstream();
+ *   up.setBehaviour((s) => (s.stage === 'rcpt' && s.address.startsWith('soft') ? reply(451, '4.2.0 try later') : 'accept'));
+ *   ... deliver to 127.0.0.1:up.port ...
+ *   await up.waitFor(1, 2000);       // resolves with up.received once it holds >= 1 transaction
+ *   await up.down(); await up.up();  // simulate an outage; it comes back on the same port
+ *   await up.close();
+ *
+ * Only transactions the upstream accepted at DATA are recorded in `received`, with the
+ * recipients it accepted at RCPT: that is exactly what was delivered, so "delivered exactly once"
+ * is a count over `received`. Everything that was attempted is in `attempts` too.
+ */
+import { SMTPServer } from 'smtp-server';
+import type { SMTPServerSession } from 'smtp-server';
+
+export interface Received {
+  /** MAIL FROM address; '' for the null sender. */
+  readonly from: string;
+  /** Recipients accepted at RCPT. */
+  readonly to: string[];
+  readonly raw: Buffer;
+}
+
+/** What the upstream is being asked to decide on. */
+export type Stage =
+  | { readonly stage: 'mail'; readonly from: string }
+  | { readonly stage: 'rcpt'; readonly from: string; readonly address: string }
+  | { readonly stage: 'data'; readonly from: string; readonly to: readonly string[]; readonly raw: Buffer };
+
+/** 'accept' or an SMTP error reply (4xx/5xx); the message may start with an enhanced code. */
+export type Verdict = 'accept' | { readonly code: number; readonly message: string };
+export type Behaviour = (stage: Stage) => Verdict;
+
+export function reply(code: number, message: string): Verdict {
+  return { code, message };
+}
+
+export const acceptAll: Behaviour = () => 'accept';
+
+export interface StartUpstreamOptions {
+  /** Initial behaviour; accept everything by default. */
+  readonly behaviour?: Behaviour;
+  /** Listen on this port instead of an ephemeral one. */
+  readonly port?: number;
+  /** Server name in the greeting. */
+  readonly name?: string;
+}
+
+export interface RecordingUpstream {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** Accepted transactions, in order. */
+  readonly received: Received[];
+  /** Every transaction that reached DATA, accepted or not (with the verdict given). */
+  readonly attempts: Array<Received & { readonly verdict: Verdict }>;
+  setBehaviour(fn: Behaviour): void;
+  /** Stop listening and drop open connections (clients see 421 / a reset, then "connection refused"). */
+  down(): Promise<void>;
+  /** Listen again on the same port. */
+  up(): Promise<void>;
+  /** Resolves with `received` once it holds at least n transactions; rejects after timeoutMs. */
+  waitFor(n: number, timeoutMs?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+interface Transaction {
+  from: string;
+  to: string[];
+}
+
+export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<RecordingUpstream> {
+  let behaviour: Behaviour = opts.behaviour ?? acceptAll;
+  const received: Received[] = [];
+  const attempts: Array<Received & { verdict: Verdict }> = [];
+  const waiters = new Set<() => void>();
+  // smtp-server keeps envelope state on the session; we keep our own keyed by session id so the
+  // recorded `to` holds only what we accepted.
+  const transactions = new Map<string, Transaction>();
+
+  const toError = (v: Exclude<Verdict, 'accept'>): Error & { responseCode: number } =>
+    Object.assign(new Error(v.message), { responseCode: v.code });
+
+  const txFor = (session: SMTPServerSession): Transaction => {
+    let tx = transactions.get(session.id);
+    if (tx === undefined) {
+      tx = { from: '', to: [] };
+      transactions.set(session.id, tx);
+    }
+    return tx;
+  };
+
+  const makeServer = (): SMTPServer =>
+    new SMTPServer({
+      name: opts.name ?? 'upstream.test',
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      // smtp-server's own enhanced codes stay off: the test's reply text (which may start with one) goes out verbatim.
+      hideENHANCEDSTATUSCODES: true,
+      logger: false,
+      // down() should not wait 30 s for pooled client connections to go away.
+      closeTimeout: 50,
+      onMailFrom(address, session, cb) {
+        transactions.set(session.id, { from: address.address, to: [] });
+        const v = behaviour({ stage: 'mail', from: address.address });
+        cb(v === 'accept' ? null : toError(v));
+      },
+      onRcptTo(address, session, cb) {
+        const tx = txFor(session);
+        const v = behaviour({ stage: 'rcpt', from: tx.from, address: address.address });
+        if (v === 'accept') tx.to.push(address.address);
+        cb(v === 'accept' ? null : toError(v));
+      },
+      onData(stream, session, cb) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('error', (err: Error) => cb(err));
+        stream.on('end', () => {
+          const tx = txFor(session);
+          transactions.delete(session.id);
+          const raw = Buffer.concat(chunks);
+          const v = behaviour({ stage: 'data', from: tx.from, to: [...tx.to], raw });
+          const rec = { from: tx.from, to: [...tx.to], raw };
+          attempts.push({ ...rec, verdict: v });
+          if (v !== 'accept') return cb(toError(v));
+          received.push(rec);
+          for (const w of [...waiters]) w();
+          cb(null, `2.0.0 Ok: queued as ${received.length}`);
+        });
+      },
+    });
+
+  let server = makeServer();
+  let listening = false;
+
+  const listen = (port: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', onError);
+        listening = true;
+        const addr = server.server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (!listening) return resolve();
+      listening = false;
+      server.close(() => resolve());
+    });
+
+  const port = await listen(opts.port ?? 0);
+
+  return {
+    host: '127.0.0.1',
+    port,
+    received,
+    attempts,
+    setBehaviour(fn) {
+      behaviour = fn;
+    },
+    async down() {
+      await stop();
+    },
+    async up() {
+      if (listening) return;
+      server = makeServer();
+      await listen(port);
+    },
+    waitFor(n, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        if (received.length >= n) return resolve(received);
+        const check = (): void => {
+          if (received.length < n) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(received);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`upstream received ${received.length} of ${n} transactions within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(check);
+      });
+    },
+    async close() {
+      await stop();
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { isTemporaryCode, oneLine } from './reply.js';
  */
 export interface Upstream {
   send(copy: Copy): Promise<CopyOutcome>;
-  /** Finish deliveries in progress and close pooled connections. */
+  /** Close pooled connections; deliveries already in progress are allowed to finish. */
   close(): Promise<void>;
 }
 
@@ -83,7 +83,8 @@ export class SmtpUpstream implements Upstream {
   }
 
   async close(): Promise<void> {
-    // The pool lets a connection finish the message it is sending before it closes.
+    // Returns at once; the pool lets a connection finish the message it is sending before it
+    // closes. Callers that must not cut a delivery short stop their senders first (SpoolWorker.stop).
     this.transport.close();
   }
 }

@@ -111,9 +111,10 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
   const contentType = (node.contentType || 'text/plain').toLowerCase();
   const inline = node.disposition !== 'attachment';
   const part = prefix + partNumber(node);
+  // a forwarded message is mail even when attached: opening it fires its beacons for our recipient
   const isMessage = contentType === 'message/rfc822' || contentType === 'message/global';
   const detector = detectorFor(contentType);
-  if (!inline || (!detector && !isMessage)) return null;
+  if (isMessage ? false : !inline || !detector) return null;
 
   const body = bodyChunks.length === 1 ? bodyChunks[0]! : Buffer.concat(bodyChunks);
   if (body.length > limits.maxTextPartBytes * 1.4) {

@@ -53,9 +53,14 @@ const ID_PARAM_NAMES = new Set(['email', 'e', 'eid', 'recipient', 'recipient_id'
 
 /** Links that must keep working even if they carry an id: unsubscribing is a legal duty. */
 const PROTECTED_LINK = /unsub|opt[-_]?out|optout|preferences|manage[-_]?subscription|email[-_]?preferences|webview|view[-_]?in[-_]?browser|emailwebview|list-manage\.com\/profile/i;
+/**
+ * Transactional flows (password reset, address verification, sign-in links, invitations) carry the
+ * address because they act for that person: stripping it breaks them and tracks no one.
+ */
+const TRANSACTIONAL_PATH = /\/(reset|reset[-_]?password|password|forgot|verify|verification|confirm|confirmation|activate|activation|invite|invitation|login|signin|sign-in|magic[-_]?link|auth)(?=[/?#._-]|$)/i;
 
 export function isProtectedLink(url: string, text = ''): boolean {
-  return PROTECTED_LINK.test(url) || /unsubscribe|opt.?out|abmelden|d[ée]sinscri|desuscrib|view (it )?in (your )?browser|manage (your )?preferences/i.test(text);
+  return PROTECTED_LINK.test(url) || TRANSACTIONAL_PATH.test(url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0] ?? '') || /unsubscribe|opt.?out|abmelden|d[ée]sinscri|desuscrib|view (it )?in (your )?browser|manage (your )?preferences/i.test(text);
 }
 
 export function looksLikeId(value: string): boolean {

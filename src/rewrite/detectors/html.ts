@@ -168,20 +168,20 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
     case 'v:rect':
     case 'v:oval':
     case 'v:shape': {
-      const href = attr(tag, 'href');
-      if (href?.value) {
-        const url = decodeEntities(href.value.raw).trim();
-        if (url) {
-          out.push({
-            kind: 'click',
-            technique: 'tracked-link',
-            url,
-            remove: attrSpan(href),
-            removeAction: 'neutralise-link',
-            slot: { start: href.value.start, end: href.value.end, quote: href.value.quote, ampEntity: /&amp;/i.test(href.value.raw) },
-            linkText: textOf(el),
-          });
-        }
+      // originalsrc: Outlook Safe Links keeps the pre-wrapping URL here; it must not keep a tracker either
+      for (const a of [attr(tag, 'href'), attr(tag, 'originalsrc')]) {
+        if (!a?.value) continue;
+        const url = decodeEntities(a.value.raw).trim();
+        if (!url) continue;
+        out.push({
+          kind: 'click',
+          technique: 'tracked-link',
+          url,
+          remove: attrSpan(a),
+          removeAction: 'neutralise-link',
+          slot: { start: a.value.start, end: a.value.end, quote: a.value.quote, ampEntity: /&amp;/i.test(a.value.raw) },
+          linkText: textOf(el),
+        });
       }
       const ping = attr(tag, 'ping');
       if (ping?.value) {
@@ -216,7 +216,9 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
     default: {
       const t = ELEMENT_TECHNIQUE[name];
       if (t) {
-        for (const n of t.attrs) open(t.technique, attr(tag, n), 'remove-element', whole, { alwaysTracking: true });
+        // one finding per element: the element goes, whichever of its URLs is the beacon
+        const first = t.attrs.map((n) => attr(tag, n)).find((a) => a?.value && decodeEntities(a.value.raw).trim());
+        open(t.technique, first, 'remove-element', whole, { alwaysTracking: true });
       }
     }
   }

@@ -2,17 +2,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { knownDecoderIds } from '../../../src/rewrite/decoders/index.js';
 import { defaultRulesPath, loadRuleSet, nestedQuantifierAt, parseRuleSet } from '../../../src/rewrite/rules/load.js';
 
-const DECODERS = new Set([
-  'query', 'path', 'base64', 'base64-zlib', 'base64-json', 'mailgun', 'mandrill', 'sparkpost', 'customerio',
-  'outreach', 'activecampaign', 'proofpoint', 'safelinks', 'barracuda', 'ses', 'generic',
-]);
+// A fixed registry keeps the loader-error cases independent of the decoders module.
+const DECODERS = new Set(['query', 'path', 'base64', 'generic']);
 
 describe('shipped rules file', () => {
-  const rules = loadRuleSet(defaultRulesPath(), DECODERS);
+  const rules = loadRuleSet(defaultRulesPath(), knownDecoderIds);
 
-  it('loads with every decoder id known', () => {
+  it('loads with every decoder id in the registry', () => {
     expect(rules.version).toMatch(/^\d{4}\.\d{2}\.\d{2}-\d+$/);
   });
 

@@ -1,0 +1,101 @@
+/**
+ * What the audit log records: one typed event per thing that happened to a message. Events carry
+ * recipient hashes (keys.ts), a redacted URL (redact.ts) and short reasons, never bodies, raw
+ * URLs or recipient addresses (decision 8). `schema` checks the same shape at run time: rows read
+ * back from the database and events handed in by other modules pass through it.
+ */
+import { z } from 'zod';
+
+import type { Action, Technique, TrackingKind } from '../rewrite/types.js';
+
+interface EventBase {
+  /** ISO-8601 UTC. */
+  readonly at: string;
+  /** The relay's id for the message (the SMTP transaction). */
+  readonly queueId: string;
+  /** consentClass() of the copy this event is about: "opens,clicks", "clicks", "" (none). */
+  readonly consentClass: string;
+  /** recipientHash() of every recipient the event concerns. */
+  readonly recipientHashes: readonly string[];
+}
+
+/** One copy handed upstream and accepted. */
+export interface RelayedEvent extends EventBase {
+  readonly type: 'relayed';
+  readonly messageId: string | null;
+  /** Envelope sender (the relay's client, not a data subject); "" for the null sender. */
+  readonly sender: string;
+  readonly recipientCount: number;
+  /** The upstream's reply line, addresses redacted. */
+  readonly upstream: string;
+  readonly rulesVersion: string;
+  readonly mode: 'enforce' | 'monitor';
+  readonly findingCount: number;
+}
+
+/** One tracker found in one copy, and what was done with it. */
+export interface FindingEvent extends EventBase {
+  readonly type: 'finding';
+  readonly kind: TrackingKind;
+  readonly technique: Technique;
+  readonly vendor: string | null;
+  readonly ruleId: string;
+  readonly action: Action;
+  /** redactUrl() of the tracker's URL. */
+  readonly redactedUrl: string;
+}
+
+export const OUTCOME_TYPES = ['spooled', 'delivered-from-spool', 'bounced', 'rejected'] as const;
+export type OutcomeType = (typeof OUTCOME_TYPES)[number];
+
+/** What happened to a copy (or its remainder) other than plain relaying. */
+export interface OutcomeEvent extends EventBase {
+  readonly type: OutcomeType;
+  /** Why, one line, addresses redacted (e.g. the upstream's reply). */
+  readonly reason: string;
+}
+
+export type AuditEvent = RelayedEvent | FindingEvent | OutcomeEvent;
+export type AuditEventType = AuditEvent['type'];
+export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = ['relayed', 'finding', ...OUTCOME_TYPES];
+
+const base = {
+  at: z.string().min(1),
+  queueId: z.string().min(1),
+  consentClass: z.string(),
+  recipientHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a recipient hash (64 hex digits), not an address')),
+};
+
+const TECHNIQUES = [
+  'img', 'srcset', 'input-image', 'background-attr', 'css-url', 'css-import', 'css-font-face', 'link-rel',
+  'meta-refresh', 'media', 'media-poster', 'iframe', 'object', 'embed', 'applet', 'script', 'bgsound',
+  'svg-image', 'manifest', 'vml', 'amp', 'a-ping', 'tracked-link', 'tracking-param', 'text-link', 'text-param',
+] as const satisfies readonly Technique[];
+const ACTIONS = [
+  'remove-element', 'remove-attribute', 'drop-declaration', 'unwrap-link', 'neutralise-link', 'strip-params', 'keep',
+] as const satisfies readonly Action[];
+
+export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('type', [
+  z.object({
+    ...base,
+    type: z.literal('relayed'),
+    messageId: z.string().nullable(),
+    sender: z.string(),
+    recipientCount: z.number().int().nonnegative(),
+    upstream: z.string(),
+    rulesVersion: z.string(),
+    mode: z.enum(['enforce', 'monitor']),
+    findingCount: z.number().int().nonnegative(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('finding'),
+    kind: z.enum(['open', 'click']),
+    technique: z.enum(TECHNIQUES),
+    vendor: z.string().nullable(),
+    ruleId: z.string(),
+    action: z.enum(ACTIONS),
+    redactedUrl: z.string(),
+  }),
+  z.object({ ...base, type: z.enum(OUTCOME_TYPES), reason: z.string() }),
+]);

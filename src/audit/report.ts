@@ -1,0 +1,113 @@
+/**
+ * Audit rows as an operator or an auditor reads them: an aligned table for the terminal, CSV for
+ * a spreadsheet (one fixed set of columns for every event type), JSON for tools.
+ */
+import { oneLine, textTable } from '../store/table.js';
+import type { AuditRow } from './log.js';
+
+export type AuditFormat = 'table' | 'csv' | 'json';
+export const AUDIT_FORMATS: readonly AuditFormat[] = ['table', 'csv', 'json'];
+
+export function formatAudit(rows: readonly AuditRow[], format: AuditFormat): string {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(rows, null, 2)}\n`;
+    case 'csv':
+      return toCsv(rows);
+    case 'table':
+      return toTable(rows);
+  }
+}
+
+/** Every field of every event type, in this order; cells a type does not have stay empty. */
+export const CSV_COLUMNS = [
+  'id',
+  'at',
+  'type',
+  'queue_id',
+  'consent_class',
+  'recipient_hashes',
+  'sender',
+  'message_id',
+  'recipient_count',
+  'upstream',
+  'rules_version',
+  'mode',
+  'finding_count',
+  'kind',
+  'technique',
+  'vendor',
+  'rule_id',
+  'action',
+  'redacted_url',
+  'reason',
+] as const;
+type CsvColumn = (typeof CSV_COLUMNS)[number];
+
+function csvRecord(r: AuditRow): Record<CsvColumn, string> {
+  const out: Record<CsvColumn, string> = Object.fromEntries(CSV_COLUMNS.map((c) => [c, ''])) as Record<CsvColumn, string>;
+  out.id = String(r.id);
+  out.at = r.at;
+  out.type = r.type;
+  out.queue_id = r.queueId;
+  out.consent_class = r.consentClass;
+  out.recipient_hashes = r.recipientHashes.join(' ');
+  switch (r.type) {
+    case 'relayed':
+      out.sender = r.sender;
+      out.message_id = r.messageId ?? '';
+      out.recipient_count = String(r.recipientCount);
+      out.upstream = r.upstream;
+      out.rules_version = r.rulesVersion;
+      out.mode = r.mode;
+      out.finding_count = String(r.findingCount);
+      break;
+    case 'finding':
+      out.kind = r.kind;
+      out.technique = r.technique;
+      out.vendor = r.vendor ?? '';
+      out.rule_id = r.ruleId;
+      out.action = r.action;
+      out.redacted_url = r.redactedUrl;
+      break;
+    default:
+      out.reason = r.reason;
+  }
+  return out;
+}
+
+/** RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote, CR or LF. */
+function toCsv(rows: readonly AuditRow[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of rows) {
+    const rec = csvRecord(r);
+    lines.push(CSV_COLUMNS.map((c) => csvField(rec[c])).join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+export function csvField(value: string): string {
+  // a cell starting with = + - @ is run as a formula by spreadsheets; reasons and upstream replies
+  // are text from outside, so such a cell gets a leading apostrophe (OWASP's advice)
+  const v = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+function toTable(rows: readonly AuditRow[]): string {
+  if (!rows.length) return 'no audit events\n';
+  return textTable(
+    ['id', 'at', 'type', 'queue id', 'consent', 'rcpts', 'detail'],
+    rows.map((r) => [String(r.id), r.at, r.type, r.queueId, r.consentClass || 'none', String(r.recipientHashes.length), oneLine(detail(r))]),
+  );
+}
+
+function detail(r: AuditRow): string {
+  switch (r.type) {
+    case 'relayed':
+      return `from ${r.sender || '<>'} ${r.mode} rules ${r.rulesVersion}, ${r.findingCount} finding(s), upstream: ${r.upstream}`;
+    case 'finding':
+      return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}`;
+    default:
+      return r.reason;
+  }
+}

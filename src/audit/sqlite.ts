@@ -1,0 +1,248 @@
+/**
+ * The audit log on SQLite: `<dataDir>/audit.db`, keyed by `<dataDir>/audit.key`.
+ *
+ * Three tables, split so that erasure is a one-row delete: `audit_events` (one row per event,
+ * details as JSON), `event_recipients` (event → recipient hash) and `subjects` (hash → address).
+ * Deleting a person's `subjects` row leaves their events counted and attributable to "one
+ * recipient" but no longer to them. Events are never updated (triggers); deleting old events for
+ * retention is left possible on purpose.
+ */
+import type { Statement } from 'better-sqlite3';
+
+import { RelayError } from '../errors.js';
+import { normaliseAddress } from '../consent/address.js';
+import { openDatabase, sqliteError } from '../store/sqlite.js';
+import type { Migration, SqliteDatabase } from '../store/sqlite.js';
+import { auditEventSchema } from './events.js';
+import type { AuditEvent } from './events.js';
+import { loadAuditKey, recipientHash } from './keys.js';
+import type { AuditKey } from './keys.js';
+import type { AuditLog, AuditQuery, AuditRow } from './log.js';
+import { redactText, redactUrl } from './redact.js';
+
+export const AUDIT_DB_FILE = 'audit.db';
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    description: 'events, recipients by hash, subjects',
+    sql: `
+      CREATE TABLE audit_events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        type          TEXT NOT NULL,
+        at            TEXT NOT NULL,
+        queue_id      TEXT NOT NULL,
+        sender        TEXT,
+        consent_class TEXT NOT NULL,
+        details       TEXT NOT NULL CHECK (json_valid(details))
+      );
+      CREATE INDEX audit_events_at ON audit_events (at);
+      CREATE INDEX audit_events_queue ON audit_events (queue_id);
+      CREATE INDEX audit_events_sender ON audit_events (sender) WHERE sender IS NOT NULL;
+      CREATE TABLE event_recipients (
+        event_id       INTEGER NOT NULL REFERENCES audit_events (id) ON DELETE CASCADE,
+        recipient_hash TEXT NOT NULL,
+        PRIMARY KEY (event_id, recipient_hash)
+      ) WITHOUT ROWID;
+      CREATE INDEX event_recipients_hash ON event_recipients (recipient_hash, event_id);
+      CREATE TABLE subjects (
+        recipient_hash TEXT PRIMARY KEY,
+        address        TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_events is append-only');
+      END;
+      CREATE TRIGGER event_recipients_no_update BEFORE UPDATE ON event_recipients
+      BEGIN
+        SELECT RAISE(ABORT, 'event_recipients is append-only');
+      END;
+    `,
+  },
+];
+
+interface EventRowDb {
+  readonly id: number;
+  readonly type: string;
+  readonly at: string;
+  readonly queue_id: string;
+  readonly consent_class: string;
+  readonly details: string;
+  readonly hashes: string | null;
+}
+
+/** Fields kept in columns or in event_recipients rather than in `details`. */
+const COLUMN_FIELDS = new Set(['type', 'at', 'queueId', 'consentClass', 'recipientHashes']);
+
+export interface SqliteAuditLogOptions {
+  readonly busyTimeoutMs?: number;
+}
+
+export class SqliteAuditLog implements AuditLog {
+  readonly file: string;
+  private readonly db: SqliteDatabase;
+  private readonly key: AuditKey;
+  private readonly insertEvent: Statement<[string, string, string, string | null, string, string], { id: number }>;
+  private readonly insertRecipient: Statement<[number, string]>;
+  private readonly insertSubject: Statement<[string, string]>;
+
+  /** Opens (creating the database and the key if needed). Throws RelayError AUDIT_UNAVAILABLE. */
+  constructor(dataDir: string, options: SqliteAuditLogOptions = {}) {
+    this.key = loadAuditKey(dataDir);
+    this.db = openDatabase({
+      dataDir,
+      fileName: AUDIT_DB_FILE,
+      code: 'AUDIT_UNAVAILABLE',
+      label: 'audit log',
+      migrations: MIGRATIONS,
+      ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    });
+    this.file = this.db.name;
+    try {
+      this.insertEvent = this.db.prepare(
+        'INSERT INTO audit_events (type, at, queue_id, sender, consent_class, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+      );
+      this.insertRecipient = this.db.prepare('INSERT OR IGNORE INTO event_recipients (event_id, recipient_hash) VALUES (?, ?)');
+      this.insertSubject = this.db.prepare('INSERT INTO subjects (recipient_hash, address) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    } catch (err) {
+      this.db.close();
+      throw this.fail(err);
+    }
+  }
+
+  static async open(dataDir: string, options: SqliteAuditLogOptions = {}): Promise<SqliteAuditLog> {
+    return new SqliteAuditLog(dataDir, options);
+  }
+
+  recipientHash(address: string): string {
+    return recipientHash(this.key, address);
+  }
+
+  async append(events: readonly AuditEvent[], subjects: readonly string[] = []): Promise<void> {
+    const clean = events.map(sanitise);
+    const write = this.db.transaction(() => {
+      for (const e of clean) {
+        const details: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(e)) if (!COLUMN_FIELDS.has(k)) details[k] = v;
+        const sender = e.type === 'relayed' ? normaliseAddress(e.sender) : null;
+        const row = this.insertEvent.get(e.type, e.at, e.queueId, sender, e.consentClass, JSON.stringify(details));
+        if (!row) throw new RelayError('AUDIT_UNAVAILABLE', `audit log ${this.file}: insert returned no row`);
+        for (const h of e.recipientHashes) this.insertRecipient.run(row.id, h);
+      }
+      for (const a of new Set(subjects.map(normaliseAddress))) if (a) this.insertSubject.run(this.recipientHash(a), a);
+    });
+    this.guard(() => write.immediate());
+  }
+
+  async list(query: AuditQuery = {}): Promise<AuditRow[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.since !== undefined) {
+      where.push('e.at >= ?');
+      params.push(isoTime(query.since, 'since'));
+    }
+    if (query.until !== undefined) {
+      where.push('e.at < ?');
+      params.push(isoTime(query.until, 'until'));
+    }
+    if (query.type !== undefined) {
+      where.push('e.type = ?');
+      params.push(query.type);
+    }
+    if (query.recipient !== undefined) {
+      where.push('e.id IN (SELECT event_id FROM event_recipients WHERE recipient_hash = ?)');
+      params.push(this.recipientHash(query.recipient));
+    }
+    if (query.sender !== undefined) {
+      // findings and outcomes carry no sender: they belong to the sender's message by queue id
+      where.push('e.queue_id IN (SELECT queue_id FROM audit_events WHERE sender = ?)');
+      params.push(normaliseAddress(query.sender));
+    }
+    let limit = '';
+    if (query.limit !== undefined) {
+      if (!Number.isInteger(query.limit) || query.limit < 1) throw new RelayError('USAGE', `limit must be a positive whole number, not ${query.limit}`);
+      limit = 'LIMIT ?';
+      params.push(query.limit);
+    }
+    // newest first so LIMIT keeps the most recent rows; reversed below to read in order
+    const sql = `SELECT e.id, e.type, e.at, e.queue_id, e.consent_class, e.details,
+                        (SELECT group_concat(r.recipient_hash, ' ') FROM event_recipients r WHERE r.event_id = e.id) AS hashes
+                 FROM audit_events e
+                 ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY e.id DESC ${limit}`;
+    const rows = this.guard(() => this.db.prepare<(string | number)[], EventRowDb>(sql).all(...params));
+    return rows.reverse().map((r) => this.toRow(r));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private toRow(r: EventRowDb): AuditRow {
+    let details: unknown;
+    try {
+      details = JSON.parse(r.details) as unknown;
+    } catch {
+      details = null;
+    }
+    const parsed = auditEventSchema.safeParse({
+      ...(typeof details === 'object' && details !== null ? details : {}),
+      type: r.type,
+      at: r.at,
+      queueId: r.queue_id,
+      consentClass: r.consent_class,
+      recipientHashes: r.hashes ? r.hashes.split(' ').sort() : [],
+    });
+    if (!parsed.success) {
+      throw new RelayError(
+        'AUDIT_UNAVAILABLE',
+        `audit log ${this.file}: row ${r.id} does not match the audit event schema (written by a newer version, or damaged): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    return { ...parsed.data, id: r.id };
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): RelayError {
+    return sqliteError(err, 'AUDIT_UNAVAILABLE', 'audit log', this.file ?? AUDIT_DB_FILE);
+  }
+}
+
+/**
+ * Last line of defence for decision 8: whatever a caller hands in, the URL is redacted (redactUrl
+ * is idempotent) and free text loses anything address-shaped. A malformed event is a bug in the
+ * caller, reported rather than half-stored.
+ */
+function sanitise(event: AuditEvent): AuditEvent {
+  const parsed = auditEventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new RelayError(
+      'AUDIT_UNAVAILABLE',
+      `audit event of type "${String((event as { type?: unknown }).type)}" rejected: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const e = parsed.data;
+  const at = isoTime(e.at, 'at');
+  const recipientHashes = [...new Set(e.recipientHashes)].sort();
+  switch (e.type) {
+    case 'relayed':
+      return { ...e, at, recipientHashes, upstream: redactText(e.upstream) };
+    case 'finding':
+      return { ...e, at, recipientHashes, redactedUrl: redactUrl(e.redactedUrl) };
+    default:
+      return { ...e, at, recipientHashes, reason: redactText(e.reason) };
+  }
+}
+
+/** Stored as toISOString() so that text order is time order. */
+function isoTime(value: string, name: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new RelayError('USAGE', `"${name}" must be an ISO-8601 date or time such as 2026-10-01 or 2026-10-01T12:00:00Z, not "${value}"`);
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,50 @@
+/**
+ * What the pipeline tells the audit log: before delivery, every tracker found per copy (so
+ * nothing leaves without its record); after delivery, one row per copy with the upstream's reply.
+ */
+import type { AuditEvent } from '../audit/events.js';
+import type { AuditLog } from '../audit/log.js';
+import { redactText, redactUrl } from '../audit/redact.js';
+import { SqliteAuditLog } from '../audit/sqlite.js';
+import type { Reply } from '../delivery/transaction.js';
+import type { ClassCopy, Transaction } from './relay.js';
+
+export interface AuditRecorder {
+  filtered(tx: Transaction, copies: readonly ClassCopy[], mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
+  relayed(tx: Transaction, copies: readonly ClassCopy[], reply: Reply, mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openAuditRecorder(dataDir: string): AuditRecorder {
+  return auditRecorder(new SqliteAuditLog(dataDir));
+}
+
+export function auditRecorder(log: AuditLog): AuditRecorder {
+  const hashes = (to: readonly string[]): string[] => to.map((a) => log.recipientHash(a));
+  return {
+    async filtered(tx, copies) {
+      const at = new Date().toISOString();
+      const events: AuditEvent[] = [];
+      for (const c of copies) {
+        const recipientHashes = hashes(c.copy.envelope.to);
+        for (const f of c.findings) {
+          events.push({ type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl: redactUrl(f.url) });
+        }
+      }
+      if (events.length) await log.append(events, tx.recipients.map((r) => r.address));
+    },
+    async relayed(tx, copies, reply, mode, rulesVersion) {
+      const at = new Date().toISOString();
+      const ok = reply.code >= 200 && reply.code < 300;
+      const line = redactText(`${reply.code} ${reply.enhanced} ${reply.message}`);
+      const events: AuditEvent[] = copies.map((c): AuditEvent => {
+        const base = { at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes: hashes(c.copy.envelope.to) };
+        return ok
+          ? { ...base, type: 'relayed', messageId: c.copy.messageId, sender: tx.from, recipientCount: c.copy.envelope.to.length, upstream: line, rulesVersion, mode, findingCount: c.findings.length }
+          : { ...base, type: 'rejected', reason: line };
+      });
+      await log.append(events, tx.recipients.map((r) => r.address));
+    },
+    close: () => log.close(),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The relay end to end over real SMTP on loopback: nodemailer as the client, a recording
+ * smtp-server as the upstream, real SQLite files and spool under a temp data dir.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { simpleParser } from 'mailparser';
+import { RelayError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/load.js';
+import { startRelay } from '../../src/main.js';
+import { silentLogger } from '../../src/log.js';
+import { reply, startUpstream, type RecordingUpstream } from '../helpers/upstream.js';
+import { makeTempDir } from '../helpers/tmpdir.js';
+import { grant, relayConfig, send, startTestRelay } from '../helpers/relay.js';
+import { decodedText } from '../helpers/mime.js';
+import type { Engine } from '../../src/pipeline/relay.js';
+
+const fixture = (name: string): Buffer => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'golden', name));
+const MAILCHIMP = fixture('01-mailchimp-newsletter-qp.eml');
+const PIXEL = 'list-manage.com/track/open.php';
+const CLICK = 'list-manage.com/track/click';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let up: RecordingUpstream;
+const toClose: Array<() => Promise<void>> = [];
+
+beforeEach(async () => {
+  tmp = await makeTempDir();
+  up = await startUpstream();
+});
+afterEach(async () => {
+  for (const c of toClose.splice(0).reverse()) await c();
+  await up.close();
+  await tmp.cleanup();
+});
+
+async function relay(extra: Record<string, unknown> = {}, engine?: Engine) {
+  const r = await startTestRelay(relayConfig(tmp.path, up.port, extra), engine ? { engine } : {});
+  toClose.push(() => r.close());
+  return r;
+}
+
+describe('one copy per consent class', () => {
+  it('three recipients with three consents get three copies with the right content and envelope', async () => {
+    await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
+    await grant(tmp.path, 'clicks@example.org', ['clicks']);
+    const r = await relay();
+    const res = await send(r.port, 'sales@example.com', ['full@example.org', 'clicks@example.org', 'none@example.org'], MAILCHIMP);
+    expect(res.code).toBe(250);
+    const got = await up.waitFor(3, 5000);
+    expect(got).toHaveLength(3);
+    const byRcpt = new Map(got.map((g) => [g.to.join(','), g]));
+    expect([...byRcpt.keys()].sort()).toEqual(['clicks@example.org', 'full@example.org', 'none@example.org']);
+    for (const g of got) expect(g.from).toBe('sales@example.com');
+
+    const full = byRcpt.get('full@example.org')!;
+    expect(full.raw.equals(MAILCHIMP), 'full consent: original bytes').toBe(true);
+
+    const clicks = await decodedText(byRcpt.get('clicks@example.org')!.raw);
+    expect(clicks).not.toContain(PIXEL);
+    expect(clicks).toContain(CLICK);
+
+    const none = await decodedText(byRcpt.get('none@example.org')!.raw);
+    expect(none).not.toContain(PIXEL);
+    expect(none).not.toContain(CLICK);
+    const parsed = await simpleParser(byRcpt.get('none@example.org')!.raw);
+    expect(parsed.subject).toBe((await simpleParser(MAILCHIMP)).subject);
+  });
+
+  it('recipients sharing full consent get one copy with the original bytes', async () => {
+    await grant(tmp.path, 'a@example.org', ['opens', 'clicks']);
+    await grant(tmp.path, 'b@example.org', ['opens', 'clicks']);
+    const r = await relay();
+    expect((await send(r.port, 'sales@example.com', ['a@example.org', 'b@example.org'], MAILCHIMP)).code).toBe(250);
+    const [copy] = await up.waitFor(1, 5000);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(up.received).toHaveLength(1);
+    expect(copy!.to.sort()).toEqual(['a@example.org', 'b@example.org']);
+    expect(copy!.raw.equals(MAILCHIMP)).toBe(true);
+  });
+
+  it('recipients sharing no consent get one stripped copy', async () => {
+    const r = await relay();
+    expect((await send(r.port, 'sales@example.com', ['x@example.org', 'y@example.net'], MAILCHIMP)).code).toBe(250);
+    const [copy] = await up.waitFor(1, 5000);
+    expect(up.received).toHaveLength(1);
+    expect(copy!.to).toHaveLength(2);
+    expect(await decodedText(copy!.raw)).not.toContain(PIXEL);
+  });
+
+  it('monitor mode delivers the original and still records what enforce would remove', async () => {
+    const r = await relay({ policy: { mode: 'monitor' } });
+    expect((await send(r.port, 'sales@example.com', ['x@example.org'], MAILCHIMP)).code).toBe(250);
+    const [copy] = await up.waitFor(1, 5000);
+    expect(copy!.raw.equals(MAILCHIMP)).toBe(true);
+  });
+});
+
+describe('delivery outcomes', () => {
+  it('upstream 4xx to everything: client gets 451, nothing delivered, nothing spooled', async () => {
+    up.setBehaviour((s) => (s.stage === 'rcpt' ? reply(451, '4.3.0 try later') : 'accept'));
+    const r = await relay();
+    const res = await send(r.port, 'sales@example.com', ['a@example.org'], MAILCHIMP);
+    expect(res.code).toBe(451);
+    expect(up.received).toHaveLength(0);
+    expect(await r.spool.list()).toHaveLength(0);
+  });
+
+  it("upstream 5xx: client gets a 5xx with the upstream's reason", async () => {
+    up.setBehaviour((s) => (s.stage === 'rcpt' ? reply(550, '5.1.1 no such user here') : 'accept'));
+    const r = await relay();
+    const res = await send(r.port, 'sales@example.com', ['ghost@example.org'], MAILCHIMP);
+    expect(res.code).toBe(550);
+    expect(res.response).toMatch(/no such user/);
+    expect(up.received).toHaveLength(0);
+  });
+
+  it('one copy accepted, the other temp-failed: 250, the other is spooled and delivered when the upstream recovers', async () => {
+    await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
+    let soft = true;
+    up.setBehaviour((s) => (soft && s.stage === 'rcpt' && s.address === 'none@example.org' ? reply(451, '4.2.0 mailbox busy') : 'accept'));
+    const r = await relay();
+    const res = await send(r.port, 'sales@example.com', ['full@example.org', 'none@example.org'], MAILCHIMP);
+    expect(res.code).toBe(250);
+    expect(up.received.map((g) => g.to.join())).toEqual(['full@example.org']);
+    const spooled = await r.spool.list();
+    expect(spooled).toHaveLength(1);
+    expect(spooled[0]!.meta.envelope.to).toEqual(['none@example.org']);
+    soft = false;
+    const got = await up.waitFor(2, 10_000);
+    expect(got[1]!.to).toEqual(['none@example.org']);
+    expect(await decodedText(got[1]!.raw)).not.toContain(PIXEL);
+    await new Promise((res2) => setTimeout(res2, 500));
+    expect(up.received).toHaveLength(2);
+    expect(await r.spool.list()).toHaveLength(0);
+  });
+
+  it('gives up after the configured time and sends the sender a DSN', async () => {
+    await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
+    up.setBehaviour((s) => (s.stage === 'rcpt' && s.address === 'none@example.org' ? reply(451, '4.2.0 mailbox busy') : 'accept'));
+    const r2 = await relay({ spool: { retryInitial: '100ms', retryMax: '200ms', giveUpAfter: '700ms' } });
+    const res = await send(r2.port, 'sales@example.com', ['full@example.org', 'none@example.org'], MAILCHIMP);
+    expect(res.code).toBe(250);
+    const got = await up.waitFor(2, 10_000);
+    const dsn = got[1]!;
+    expect(dsn.from).toBe('');
+    expect(dsn.to).toEqual(['sales@example.com']);
+    const text = dsn.raw.toString('latin1');
+    expect(text).toMatch(/Content-Type: multipart\/report;[^]*report-type=delivery-status/i);
+    expect(text).toMatch(/Final-Recipient: rfc822; ?none@example.org/i);
+    expect(text).toMatch(/Status: 4\.2\.0|Status: 4\./);
+    expect(await r2.spool.list()).toHaveLength(0);
+  });
+});
+
+describe('fail closed', () => {
+  it('an engine failure is a 451 and nothing is delivered', async () => {
+    const r = await relay({}, async () => {
+      throw new RelayError('FILTER_FAILED', 'injected engine failure');
+    });
+    const res = await send(r.port, 'sales@example.com', ['a@example.org'], MAILCHIMP);
+    expect(res.code).toBe(451);
+    expect(res.response).toMatch(/injected engine failure/);
+    await new Promise((res2) => setTimeout(res2, 200));
+    expect(up.attempts).toHaveLength(0);
+  });
+
+  it('malformed MIME that cannot be inspected is refused with 451, not passed through', async () => {
+    const r = await relay();
+    const bad = 'From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n<img src="https://t.example/o.gif">!!\r\n';
+    const res = await send(r.port, 'sales@example.com', ['b@example.org'], bad);
+    expect(res.code).toBe(451);
+    expect(res.response).toMatch(/base64/);
+    expect(up.attempts).toHaveLength(0);
+  });
+
+  it('refuses to start a listener on a non-loopback address', async () => {
+    const config = loadConfig(undefined, { listen: '0.0.0.0:2525', upstream: `127.0.0.1:${up.port}`, dataDir: tmp.path });
+    await expect(startRelay(config, { logger: silentLogger() })).rejects.toThrow(/not a loopback address/);
+  });
+});
+

@@ -57,7 +57,7 @@ const PROTECTED_LINK = /unsub|opt[-_]?out|optout|preferences|manage[-_]?subscrip
  * Transactional flows (password reset, address verification, sign-in links, invitations) carry the
  * address because they act for that person: stripping it breaks them and tracks no one.
  */
-const TRANSACTIONAL_PATH = /\/(reset|reset[-_]?password|password|forgot|verify|verification|confirm|confirmation|activate|activation|invite|invitation|login|signin|sign-in|magic[-_]?link|auth)(?=[/?#._-]|$)/i;
+const TRANSACTIONAL_PATH = /\/(reset|reset[-_]?password|password[-_]?reset|forgot[-_]?password|verify|verify[-_]?email|verification|confirm|confirm[-_]?email|confirmation|activate|activation|invite|invitation|login|signin|sign[-_]?in|magic[-_]?link|auth)(?=[/?#]|$)/i;
 
 export function isProtectedLink(url: string, text = ''): boolean {
   return PROTECTED_LINK.test(url) || TRANSACTIONAL_PATH.test(url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0] ?? '') || /unsubscribe|opt.?out|abmelden|d[ée]sinscri|desuscrib|view (it )?in (your )?browser|manage (your )?preferences/i.test(text);

@@ -2,7 +2,7 @@ import { urlFromBase64 } from './base64.js';
 import { urlFromBase64Json } from './base64-json.js';
 import { base32Bytes, utf8 } from './bytes.js';
 import { parseJson, urlFromJson } from './json.js';
-import { rawSegments, segmentAfter } from './text.js';
+import { rawSegments, segmentAfter, toHttpUrl } from './text.js';
 import type { Decoder } from './types.js';
 
 /**
@@ -23,6 +23,10 @@ export const outreachDecoder: Decoder = {
   id: 'outreach',
   description: 'Outreach /api/mailings/click/<base32 JSON {"url":...}> (base64 JSON or base64 URL also accepted).',
   decode(url) {
+    // newer links also carry the target in a plain `href` parameter
+    const href = url.searchParams.get('href');
+    const plain = href === null ? null : toHttpUrl(href, { percentLevels: 1, schemeless: false });
+    if (plain) return plain;
     const token = segmentAfter(url, ['mailings', 'click']) ?? segmentAfter(url, ['click']) ?? rawSegments(url).at(-1);
     return token === undefined || token === null ? null : fromToken(token);
   },

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+
+import type { AuditRow } from '../../src/audit/log.js';
+import { csvField, formatAudit } from '../../src/audit/report.js';
+import { sampleEvents } from './fixtures.js';
+
+const hash = (a: string): string => (a.startsWith('alice') ? 'a' : a.startsWith('bob') ? 'b' : 'c').repeat(64);
+const ROWS: AuditRow[] = sampleEvents(hash).map((e, i) => ({ ...e, id: i + 1 }));
+
+describe('formatAudit', () => {
+  it('json: one array of the rows', () => {
+    expect(JSON.parse(formatAudit(ROWS, 'json'))).toEqual(ROWS);
+  });
+
+  it('csv: header, one record per row, RFC 4180 quoting, CRLF', () => {
+    const out = formatAudit(ROWS, 'csv');
+    const lines = out.split('\r\n');
+    expect(lines[0]).toBe(
+      'id,at,type,queue_id,consent_class,recipient_hashes,sender,message_id,recipient_count,upstream,rules_version,mode,finding_count,kind,technique,vendor,rule_id,action,redacted_url,reason',
+    );
+    expect(lines[1]).toBe(`1,2026-10-01T10:00:00.000Z,relayed,Q1,,${'a'.repeat(64)} ${'b'.repeat(64)},News@Sender.example,<m1@sender.example>,2,250 2.0.0 Ok: queued as ABC123,2026.10.1,enforce,1,,,,,,,`);
+    expect(lines[2]).toBe(`2,2026-10-01T10:00:00.000Z,finding,Q1,,${'a'.repeat(64)} ${'b'.repeat(64)},,,,,,,,open,img,Mailchimp,mailchimp.open,remove-element,https://example.us1.list-manage.com/track/open.php?…,`);
+    expect(lines[3]).toContain(',"opens,clicks",');
+    expect(lines).toHaveLength(ROWS.length + 2);
+    expect(lines.at(-1)).toBe('');
+  });
+
+  it.each([
+    ['plain', 'plain'],
+    ['a,b', '"a,b"'],
+    ['say "hi"', '"say ""hi"""'],
+    ['two\nlines', '"two\nlines"'],
+    [' padded ', '" padded "'],
+    ['=HYPERLINK("x")', '"\'=HYPERLINK(""x"")"'],
+    ['-1+2', "'-1+2"],
+    ['', ''],
+  ])('csv field %j → %j', (value, expected) => {
+    expect(csvField(value)).toBe(expected);
+  });
+
+  it('table: aligned columns, one line per row', () => {
+    expect(formatAudit(ROWS, 'table')).toBe(
+      [
+        'id  at                        type      queue id  consent       rcpts  detail',
+        '1   2026-10-01T10:00:00.000Z  relayed   Q1        none          2      from News@Sender.example enforce rules 2026.10.1, 1 finding(s), upstream: 250 2.0.0 Ok: queued as ABC123',
+        '2   2026-10-01T10:00:00.000Z  finding   Q1        none          2      remove-element open/img Mailchimp mailchimp.open https://example.us1.list-manage.com/track/open.php?…',
+        '3   2026-10-02T10:00:00.000Z  relayed   Q2        opens,clicks  1      from sales@other.example monitor rules 2026.10.1, 0 finding(s), upstream: 250 ok',
+        '4   2026-10-03T10:00:00.000Z  rejected  Q3        none          1      550 5.1.1 <bob@example.org>: Recipient address rejected',
+        '',
+      ].join('\n'),
+    );
+    expect(formatAudit([], 'table')).toBe('no audit events\n');
+    expect(formatAudit([], 'csv').split('\r\n')).toHaveLength(2);
+    expect(formatAudit([], 'json')).toBe('[]\n');
+  });
+});

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { splitHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { SqliteConsentStore } from './consent/sqlite.js';
+import type { ConsentStore } from './consent/store.js';
 import type { DeliveryEvent } from './delivery/events.js';
 import { Spool } from './delivery/spool.js';
 import { SpoolWorker } from './delivery/spoolWorker.js';
@@ -33,6 +34,8 @@ export interface StartOptions {
   readonly logger: Logger;
   /** Replace the stripping engine (tests inject failures here). */
   readonly engine?: Engine;
+  /** Use this consent store instead of the SQLite one under dataDir (another backend, or a test's failing one). */
+  readonly consentStore?: ConsentStore;
 }
 
 export async function startRelay(config: Config, opts: StartOptions): Promise<RelayHandle> {
@@ -47,7 +50,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     }
   }
   const rules = loadRules(config.rules.file);
-  const consent = new SqliteConsentStore(config.dataDir);
+  const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
   const audit = openAuditRecorder(config.dataDir);
   const spool = await Spool.open(config.dataDir);
   const up = splitHostPort(config.upstream.address);

@@ -210,7 +210,7 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   private fail(err: unknown): RelayError {
-    return sqliteError(err, 'AUDIT_UNAVAILABLE', 'audit log', this.file ?? AUDIT_DB_FILE);
+    return sqliteError(err, 'AUDIT_UNAVAILABLE', 'audit log', this.file);
   }
 }
 

@@ -4,9 +4,16 @@
  */
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import type { AuditEventType } from '../audit/events.js';
+import type { AuditFormat } from '../audit/report.js';
+import type { ConsentScope } from '../consent/store.js';
 import { isRelayError } from '../errors.js';
+import { auditListCommand } from './commands/audit.js';
+import { consentGrantCommand, consentListCommand, consentShowCommand, consentWithdrawCommand } from './commands/consent.js';
+import { queueDropCommand, queueListCommand, queueRetryCommand } from './commands/queue.js';
 import { scanCommand } from './commands/scan.js';
 import { serveCommand } from './commands/serve.js';
+import { parseAuditFormat, parseAuditType, parseLimit, parseScopeOption, parseWhen } from './parse.js';
 
 interface CommonOptions {
   config?: string;
@@ -21,17 +28,35 @@ function configFrom(o: CommonOptions, extra: ConfigOverrides = {}): ReturnType<t
   return loadConfig(o.config, { ...extra, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
 }
 
+const PROGRAM_HELP = `
+Commands that touch stored data take --config FILE and --data-dir DIR (default ./data), which
+holds consent.db, audit.db + audit.key, and spool/.
+
+Examples:
+  consent-relay serve --config /etc/consent-relay/relay.yaml
+  consent-relay scan message.eml > stripped.eml
+  consent-relay consent grant alice@example.org --scope opens,clicks --source "signup form, 2026-10"
+  consent-relay consent withdraw alice@example.org
+  consent-relay audit list --since 7d --recipient alice@example.org
+  consent-relay queue list
+
+Exit status: 0 ok, 64 usage, 65 message cannot be filtered, 66 input unreadable,
+69/75 upstream or store unavailable, 74 spool write failed, 78 bad configuration.
+Run "consent-relay <command> --help" for a command's options.`;
+
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('consent-relay')
-    .description('Outbound SMTP relay that removes email trackers for recipients who have not consented')
+    .description('Outbound SMTP relay that removes email trackers for recipients who have not consented, and records what it removed')
     .version('0.1.0')
-    .showHelpAfterError()
-    .exitOverride();
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText('after', PROGRAM_HELP);
 
   withCommon(program.command('serve'))
     .description('run the relay: SMTP in on --listen, filtered copies out to --upstream')
     .option('-l, --listen <host:port>', 'listen address (default 127.0.0.1:2525; loopback only until AUTH/allowlists exist)')
     .option('-u, --upstream <host:port>', 'upstream MTA (default 127.0.0.1:25)')
+    .addHelpText('after', '\nStops on SIGTERM/SIGINT after finishing the transactions in flight. Spooled copies are retried\nevery spool.scanInterval (see config/relay.example.yaml).')
     .action(async (o: CommonOptions & { listen?: string; upstream?: string }) => {
       setExit(await serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}) })));
     });
@@ -42,8 +67,138 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-r, --recipient <addr>', 'recipient whose recorded consent applies (default: no consent)')
     .option('-o, --out <file>', 'write the message here instead of stdout')
     .option('--json', 'print the findings as JSON on stdout (needs --out)')
+    .addHelpText(
+      'after',
+      `
+Uses the same rules and engine as the relay. Exit 65 if the message cannot be filtered
+(the relay would answer 451 and not send it).
+
+Examples:
+  consent-relay scan newsletter.eml > as-received.eml
+  consent-relay scan newsletter.eml --recipient alice@example.org --data-dir /var/lib/consent-relay
+  consent-relay scan - --out stripped.eml --json < newsletter.eml`,
+    )
     .action(async (file: string, o: CommonOptions & { recipient?: string; out?: string; json?: boolean }) => {
       setExit(await scanCommand(configFrom(o), { file, ...(o.recipient ? { recipient: o.recipient } : {}), ...(o.out ? { out: o.out } : {}), json: Boolean(o.json) }));
+    });
+
+  const consent = program
+    .command('consent')
+    .description('record and read recipients\' consent to open and click tracking (consent.db)')
+    .addHelpText('after', '\nConsent is a history of events; the current state is derived from it. No record means no consent.');
+
+  withCommon(consent.command('grant'))
+    .description('record that ADDR agreed to tracking of the given scopes')
+    .argument('<addr>', 'recipient email address')
+    .option('-s, --scope <scopes>', 'what was agreed to: opens, clicks, or opens,clicks (or all); required', parseScopeOption)
+    .option('--source <text>', 'where the consent came from, e.g. "signup form on example.com"; required')
+    .option('--evidence <text>', 'reference to proof: ticket, form submission id, copy of the form text')
+    .option('--until <date>', 'the grant lapses then: a date (2027-12-31), a time, or a duration from now (365d)', (v: string) => parseWhen(v, '--until', 1))
+    .option('--by <name>', 'who records it (default: the user running the command)')
+    .addHelpText('after', '\nExample:\n  consent-relay consent grant alice@example.org --scope opens,clicks --source "webinar signup 2026-10" --evidence "form #1234" --until 365d')
+    .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; until?: string; by?: string }) => {
+      setExit(
+        await consentGrantCommand(configFrom(o), {
+          address,
+          ...(o.scope ? { scopes: o.scope } : {}),
+          ...(o.source === undefined ? {} : { source: o.source }),
+          ...(o.evidence === undefined ? {} : { evidence: o.evidence }),
+          ...(o.until === undefined ? {} : { until: o.until }),
+          ...(o.by === undefined ? {} : { by: o.by }),
+        }),
+      );
+    });
+
+  withCommon(consent.command('withdraw'))
+    .description('record that ADDR withdrew consent (every scope unless --scope); nothing else is required')
+    .argument('<addr>', 'recipient email address')
+    .option('-s, --scope <scopes>', 'withdraw only these: opens, clicks (default: all)', parseScopeOption)
+    .option('--source <text>', 'how the withdrawal arrived, e.g. "unsubscribe reply" (default: withdrawal)')
+    .option('--evidence <text>', 'reference to the request, if any')
+    .option('--by <name>', 'who records it (default: the user running the command)')
+    .addHelpText('after', '\nTakes effect for the next message the relay receives; messages already spooled keep the copy they were filtered into.')
+    .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; by?: string }) => {
+      setExit(
+        await consentWithdrawCommand(configFrom(o), {
+          address,
+          ...(o.scope ? { scopes: o.scope } : {}),
+          ...(o.source === undefined ? {} : { source: o.source }),
+          ...(o.evidence === undefined ? {} : { evidence: o.evidence }),
+          ...(o.by === undefined ? {} : { by: o.by }),
+        }),
+      );
+    });
+
+  withCommon(consent.command('show'))
+    .description('current consent of ADDR per scope, and every event that led to it')
+    .argument('<addr>', 'recipient email address')
+    .action(async (address: string, o: CommonOptions) => {
+      setExit(await consentShowCommand(configFrom(o), { address }));
+    });
+
+  withCommon(consent.command('list'))
+    .description('every address with a consent record and its current consent')
+    .action(async (o: CommonOptions) => {
+      setExit(await consentListCommand(configFrom(o)));
+    });
+
+  const audit = program.command('audit').description('read the audit log of what was removed, for whom, and why (audit.db)');
+
+  withCommon(audit.command('list'))
+    .description('audit events, oldest first (with --limit: the most recent N)')
+    .option('--since <when>', 'events at or after: a date (2026-10-01), a time, or a duration ago (7d, 12h)', (v: string) => parseWhen(v, '--since'))
+    .option('--until <when>', 'events before: a date, a time, or a duration ago', (v: string) => parseWhen(v, '--until'))
+    .option('-r, --recipient <addr>', 'events concerning this recipient (matched by its keyed hash)')
+    .option('--sender <addr>', 'events of messages from this envelope sender')
+    .option('-t, --type <type>', 'relayed, finding, spooled, delivered-from-spool, bounced or rejected', parseAuditType)
+    .option('-n, --limit <n>', 'at most N rows, the most recent ones', parseLimit)
+    .option('-f, --format <format>', 'table, csv or json', parseAuditFormat, 'table' as AuditFormat)
+    .addHelpText(
+      'after',
+      `
+Rows name recipients only by a keyed hash and carry redacted URLs, never bodies or raw tokens.
+
+Examples:
+  consent-relay audit list --since 7d --type finding
+  consent-relay audit list --recipient alice@example.org --format csv > alice.csv`,
+    )
+    .action(async (o: CommonOptions & { since?: string; until?: string; recipient?: string; sender?: string; type?: AuditEventType; limit?: number; format: AuditFormat }) => {
+      setExit(
+        await auditListCommand(configFrom(o), {
+          format: o.format,
+          ...(o.since === undefined ? {} : { since: o.since }),
+          ...(o.until === undefined ? {} : { until: o.until }),
+          ...(o.recipient === undefined ? {} : { recipient: o.recipient }),
+          ...(o.sender === undefined ? {} : { sender: o.sender }),
+          ...(o.type === undefined ? {} : { type: o.type }),
+          ...(o.limit === undefined ? {} : { limit: o.limit }),
+        }),
+      );
+    });
+
+  const queue = program
+    .command('queue')
+    .description('copies waiting for redelivery in the spool (<data-dir>/spool)')
+    .addHelpText('after', '\nThese commands change the spool files; a running relay picks the change up at its next spool scan.');
+
+  withCommon(queue.command('list'))
+    .description('spooled entries: id, consent class, recipient count, attempts, next attempt, last error')
+    .action(async (o: CommonOptions) => {
+      setExit(await queueListCommand(configFrom(o)));
+    });
+
+  withCommon(queue.command('retry'))
+    .description('make entry ID (or all entries) due now; a running relay retries at its next spool scan')
+    .argument('<id>', 'entry id from "queue list", or all')
+    .action(async (id: string, o: CommonOptions) => {
+      setExit(await queueRetryCommand(configFrom(o), { id }));
+    });
+
+  withCommon(queue.command('drop'))
+    .description('delete entry ID without delivering it and without sending a bounce')
+    .argument('<id>', 'entry id from "queue list"')
+    .action(async (id: string, o: CommonOptions) => {
+      setExit(await queueDropCommand(configFrom(o), { id }));
     });
 
   return program;

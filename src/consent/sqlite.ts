@@ -6,12 +6,13 @@
  * that names the scope decides. A grant counts until its `until`; a withdrawal, an expired grant or
  * no event at all means no consent.
  */
+import type { Statement } from 'better-sqlite3';
+
 import { RelayError } from '../errors.js';
 import type { Consent } from '../rewrite/types.js';
 import { NO_CONSENT } from '../rewrite/types.js';
 import { openDatabase, sqliteError } from '../store/sqlite.js';
 import type { Migration, SqliteDatabase } from '../store/sqlite.js';
-import type { Statement } from 'better-sqlite3';
 import { normaliseAddress, validateAddress } from './address.js';
 import { ALL_SCOPES } from './store.js';
 import type { ConsentEvent, ConsentScope, ConsentState, ConsentStore, NewConsentEvent } from './store.js';
@@ -211,7 +212,7 @@ export class SqliteConsentStore implements ConsentStore {
   }
 
   private fail(err: unknown): RelayError {
-    return sqliteError(err, 'CONSENT_STORE_UNAVAILABLE', 'consent store', this.file ?? CONSENT_DB_FILE);
+    return sqliteError(err, 'CONSENT_STORE_UNAVAILABLE', 'consent store', this.file);
   }
 }
 

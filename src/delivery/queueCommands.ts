@@ -28,7 +28,7 @@ function row(e: SpoolEntry): string[] {
   const err = e.meta.lastError === null ? '-' : oneLine(e.meta.lastError);
   return [
     e.id,
-    e.meta.consentClass,
+    e.meta.consentClass || 'none',
     String(e.meta.envelope.to.length),
     String(e.meta.attempts),
     e.meta.nextAttemptAt,
@@ -45,7 +45,7 @@ export async function retryQueue(spool: Spool, id: string | 'all', now: () => nu
     const entry = await spool.get(target);
     if (entry === null) {
       if (id === 'all') continue; // delivered while we iterated
-      throw new RelayError('USAGE', `no queue entry ${target}`);
+      throw new RelayError('USAGE', `no queue entry ${target} (delivered, dropped, or mistyped; see \`consent-relay queue list\`)`);
     }
     if (await spool.update(target, { ...entry.meta, nextAttemptAt: due })) changed += 1;
   }
@@ -54,5 +54,5 @@ export async function retryQueue(spool: Spool, id: string | 'all', now: () => nu
 
 /** Delete an entry without delivering it or bouncing it. Throws USAGE if there is no such entry. */
 export async function dropQueue(spool: Spool, id: string): Promise<void> {
-  if (!(await spool.remove(id))) throw new RelayError('USAGE', `no queue entry ${id}`);
+  if (!(await spool.remove(id))) throw new RelayError('USAGE', `no queue entry ${id} (delivered, dropped, or mistyped; see \`consent-relay queue list\`)`);
 }

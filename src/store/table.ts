@@ -6,7 +6,6 @@
 
 /** One line, printable: control characters shown as \n, \t or \u001b. */
 export function oneLine(value: string): string {
-  // eslint-disable-next-line no-control-regex
   return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => {
     if (ch === '\n') return '\\n';
     if (ch === '\r') return '\\r';

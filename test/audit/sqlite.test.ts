@@ -98,6 +98,13 @@ describe('SqliteAuditLog', () => {
     await expect(log.list({ limit: 0 })).rejects.toMatchObject({ code: 'USAGE' });
   });
 
+  it('a data dir that is a file → AUDIT_UNAVAILABLE naming the fix', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const file = join(tmp.path, 'not-a-dir');
+    writeFileSync(file, '');
+    expect(() => new SqliteAuditLog(file)).toThrow(/audit log unavailable: data directory .* is not a directory/);
+  });
+
   it('a locked database → AUDIT_UNAVAILABLE', async () => {
     await log.close();
     log = new SqliteAuditLog(tmp.path, { busyTimeoutMs: 50 });

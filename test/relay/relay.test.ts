@@ -15,6 +15,8 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 import { grant, relayConfig, send, startTestRelay } from '../helpers/relay.js';
 import { decodedText } from '../helpers/mime.js';
 import type { Engine } from '../../src/pipeline/relay.js';
+import type { ConsentStore } from '../../src/consent/store.js';
+import { SqliteAuditLog } from '../../src/audit/sqlite.js';
 
 const fixture = (name: string): Buffer => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'golden', name));
 const MAILCHIMP = fixture('01-mailchimp-newsletter-qp.eml');
@@ -97,6 +99,49 @@ describe('one copy per consent class', () => {
   });
 });
 
+describe('audit', () => {
+  it('records each finding and each relayed copy, findable by recipient, without raw URLs or addresses', async () => {
+    await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
+    const r = await relay();
+    expect((await send(r.port, 'sales@example.com', ['full@example.org', 'alice@example.org'], MAILCHIMP)).code).toBe(250);
+    await up.waitFor(2, 5000);
+    await r.close();
+    const log = new SqliteAuditLog(tmp.path);
+    try {
+      const alice = await log.list({ recipient: 'alice@example.org' });
+      const findings = alice.filter((e) => e.type === 'finding');
+      expect(findings.length).toBeGreaterThan(0);
+      expect(findings.every((f) => f.type === 'finding' && f.ruleId && f.vendor === 'Mailchimp')).toBe(true);
+      const relayed = alice.filter((e) => e.type === 'relayed');
+      expect(relayed).toHaveLength(1);
+      expect(relayed[0]).toMatchObject({ sender: 'sales@example.com', consentClass: '', recipientCount: 1, mode: 'enforce' });
+      const full = await log.list({ recipient: 'full@example.org' });
+      expect(full.filter((e) => e.type === 'finding')).toHaveLength(0);
+      expect(full.filter((e) => e.type === 'relayed')).toHaveLength(1);
+      const dump = JSON.stringify(await log.list());
+      expect(dump).not.toContain('alice@example.org');
+      expect(dump).not.toMatch(/[?&]e=/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('monitor mode records what would have been removed', async () => {
+    const r = await relay({ policy: { mode: 'monitor' } });
+    expect((await send(r.port, 'sales@example.com', ['x@example.org'], MAILCHIMP)).code).toBe(250);
+    await up.waitFor(1, 5000);
+    await r.close();
+    const log = new SqliteAuditLog(tmp.path);
+    try {
+      const rows = await log.list({ recipient: 'x@example.org' });
+      expect(rows.find((e) => e.type === 'relayed')).toMatchObject({ mode: 'monitor' });
+      expect(rows.filter((e) => e.type === 'finding' && e.action === 'remove-element').length).toBeGreaterThan(0);
+    } finally {
+      await log.close();
+    }
+  });
+});
+
 describe('delivery outcomes', () => {
   it('upstream 4xx to everything: client gets 451, nothing delivered, nothing spooled', async () => {
     up.setBehaviour((s) => (s.stage === 'rcpt' ? reply(451, '4.3.0 try later') : 'accept'));
@@ -172,6 +217,28 @@ describe('fail closed', () => {
     const res = await send(r.port, 'sales@example.com', ['b@example.org'], bad);
     expect(res.code).toBe(451);
     expect(res.response).toMatch(/base64/);
+    expect(up.attempts).toHaveLength(0);
+  });
+
+  it('a consent store that cannot answer fails the recipient with 451 at RCPT; nothing is delivered', async () => {
+    const failing: ConsentStore = {
+      lookup: async () => {
+        throw new RelayError('CONSENT_STORE_UNAVAILABLE', 'consent store unavailable (database is locked)');
+      },
+      record: async () => {
+        throw new Error('unused');
+      },
+      show: async () => {
+        throw new Error('unused');
+      },
+      list: async () => [],
+      close: async () => undefined,
+    };
+    const r = await startTestRelay(relayConfig(tmp.path, up.port), { consentStore: failing });
+    toClose.push(() => r.close());
+    const res = await send(r.port, 'sales@example.com', ['a@example.org'], MAILCHIMP);
+    expect(res.code).toBe(451);
+    expect(res.response).toMatch(/consent store unavailable/);
     expect(up.attempts).toHaveLength(0);
   });
 

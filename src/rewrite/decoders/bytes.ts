@@ -16,7 +16,7 @@ export function base64Bytes(token: string): Buffer | null {
     .trim()
     .replace(/ /g, '+')
     .replace(/(?:%3D|~|=){1,2}$/i, '');
-  if (s.length < 4 || !BASE64_BODY.test(s) || s.length % 4 === 1) return null;
+  if (s.length < 2 || !BASE64_BODY.test(s) || s.length % 4 === 1) return null;
   // Node's base64 decoder accepts both alphabets; the regex above has already refused junk it would skip.
   return Buffer.from(s, 'base64');
 }

@@ -14,7 +14,7 @@ export const MAX_TOKEN_CHARS = 32 * 1024;
 // Control characters and U+FFFD mean the text came from bytes that were never a URL.
 const NOT_URL_TEXT = /[\u0000-\u001f\u007f\ufffd]/;
 const HTTP_PREFIX = /^https?:\/\//i;
-const ENCODED_HTTP_PREFIX = /^https?%3A/i;
+const ENCODED_HTTP_PREFIX = /^https?%(?:25)*3A/i;
 // A bare host such as "www.example.com/x": only used where the vendor is known to drop the scheme.
 const HOST_LIKE =
   /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}\.?(?::\d{1,5})?(?:[/?#]|$)/i;

@@ -1,0 +1,58 @@
+/**
+ * `consent-relay audit list`: rows of the audit log (`<dataDir>/audit.db`) as a table, CSV or
+ * JSON. Read-only: a data directory without an audit log is reported, not given an empty one
+ * (and no audit key is made for it).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { AuditEventType } from '../../audit/events.js';
+import { AUDIT_KEY_FILE } from '../../audit/keys.js';
+import type { AuditQuery } from '../../audit/log.js';
+import { formatAudit, type AuditFormat } from '../../audit/report.js';
+import { AUDIT_DB_FILE, SqliteAuditLog } from '../../audit/sqlite.js';
+import type { Config } from '../../config/schema.js';
+import { RelayError } from '../../errors.js';
+import { writeStdout } from '../io.js';
+
+export interface AuditListOptions {
+  /** ISO-8601: rows at or after. */
+  readonly since?: string;
+  /** ISO-8601: rows before. */
+  readonly until?: string;
+  readonly recipient?: string;
+  readonly sender?: string;
+  readonly type?: AuditEventType;
+  /** The most recent N rows. */
+  readonly limit?: number;
+  readonly format: AuditFormat;
+}
+
+export async function auditListCommand(config: Config, opts: AuditListOptions): Promise<number> {
+  const db = join(config.dataDir, AUDIT_DB_FILE);
+  if (!existsSync(db)) {
+    process.stderr.write(`consent-relay: no audit log at ${db} yet (nothing relayed with this data directory; check --data-dir or dataDir in --config)\n`);
+    await writeStdout(formatAudit([], opts.format));
+    return 0;
+  }
+  const key = join(config.dataDir, AUDIT_KEY_FILE);
+  if (!existsSync(key)) {
+    // opening the log would make a new key, and every recipient hash in it would stop matching
+    throw new RelayError('AUDIT_UNAVAILABLE', `audit key ${key} is missing but ${db} exists: restore the key from the backup of the audit log`);
+  }
+  const query: AuditQuery = {
+    ...(opts.since === undefined ? {} : { since: opts.since }),
+    ...(opts.until === undefined ? {} : { until: opts.until }),
+    ...(opts.recipient === undefined ? {} : { recipient: opts.recipient }),
+    ...(opts.sender === undefined ? {} : { sender: opts.sender }),
+    ...(opts.type === undefined ? {} : { type: opts.type }),
+    ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+  };
+  const log = new SqliteAuditLog(config.dataDir);
+  try {
+    await writeStdout(formatAudit(await log.list(query), opts.format));
+  } finally {
+    await log.close();
+  }
+  return 0;
+}

@@ -1,0 +1,35 @@
+/**
+ * `consent-relay queue list|retry|drop`: the spool in `<dataDir>/spool`, through
+ * src/delivery/queueCommands.ts. These work on the files, not on a running relay, which picks up a
+ * `retry` at its next spool scan. The spool is not `open`ed: that sweeps temporary files, which
+ * a running relay may be writing at that moment.
+ */
+import type { Config } from '../../config/schema.js';
+import { dropQueue, listQueue, retryQueue } from '../../delivery/queueCommands.js';
+import { Spool } from '../../delivery/spool.js';
+import { writeStdout } from '../io.js';
+
+export async function queueListCommand(config: Config): Promise<number> {
+  await writeStdout(await listQueue(new Spool(config.dataDir)));
+  return 0;
+}
+
+export async function queueRetryCommand(config: Config, opts: { readonly id: string }): Promise<number> {
+  const n = await retryQueue(new Spool(config.dataDir), opts.id);
+  const scan = `a running relay retries at its next spool scan (every ${seconds(config.spool.scanInterval)})`;
+  let text: string;
+  if (opts.id === 'all') text = n === 0 ? 'queue is empty: nothing to retry\n' : `${n} entr${n === 1 ? 'y' : 'ies'} due now; ${scan}\n`;
+  else text = n === 0 ? `entry ${opts.id} left the queue meanwhile (delivered or dropped)\n` : `entry ${opts.id} due now; ${scan}\n`;
+  await writeStdout(text);
+  return 0;
+}
+
+export async function queueDropCommand(config: Config, opts: { readonly id: string }): Promise<number> {
+  await dropQueue(new Spool(config.dataDir), opts.id);
+  await writeStdout(`dropped entry ${opts.id}: it will not be delivered and no bounce is sent\n`);
+  return 0;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

@@ -8,11 +8,6 @@ import type { AuditEventType } from '../audit/events.js';
 import type { AuditFormat } from '../audit/report.js';
 import type { ConsentScope } from '../consent/store.js';
 import { isRelayError } from '../errors.js';
-import { auditListCommand } from './commands/audit.js';
-import { consentGrantCommand, consentListCommand, consentShowCommand, consentWithdrawCommand } from './commands/consent.js';
-import { queueDropCommand, queueListCommand, queueRetryCommand } from './commands/queue.js';
-import { scanCommand } from './commands/scan.js';
-import { serveCommand } from './commands/serve.js';
 import { parseAuditFormat, parseAuditType, parseLimit, parseScopeOption, parseWhen } from './parse.js';
 
 interface CommonOptions {
@@ -44,6 +39,16 @@ Exit status: 0 ok, 64 usage, 65 message cannot be filtered, 66 input unreadable,
 69/75 upstream or store unavailable, 74 spool write failed, 78 bad configuration.
 Run "consent-relay <command> --help" for a command's options.`;
 
+// Command modules are imported when their command runs: `serve` pulls in the SMTP stack and
+// `scan` the rules, and `queue list` or `--help` should not wait for either.
+const load = {
+  serve: () => import('./commands/serve.js'),
+  scan: () => import('./commands/scan.js'),
+  consent: () => import('./commands/consent.js'),
+  audit: () => import('./commands/audit.js'),
+  queue: () => import('./commands/queue.js'),
+};
+
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('consent-relay')
     .description('Outbound SMTP relay that removes email trackers for recipients who have not consented, and records what it removed')
@@ -58,7 +63,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-u, --upstream <host:port>', 'upstream MTA (default 127.0.0.1:25)')
     .addHelpText('after', '\nStops on SIGTERM/SIGINT after finishing the transactions in flight. Spooled copies are retried\nevery spool.scanInterval (see config/relay.example.yaml).')
     .action(async (o: CommonOptions & { listen?: string; upstream?: string }) => {
-      setExit(await serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}) })));
+      setExit(await (await load.serve()).serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}) })));
     });
 
   withCommon(program.command('scan'))
@@ -79,7 +84,7 @@ Examples:
   consent-relay scan - --out stripped.eml --json < newsletter.eml`,
     )
     .action(async (file: string, o: CommonOptions & { recipient?: string; out?: string; json?: boolean }) => {
-      setExit(await scanCommand(configFrom(o), { file, ...(o.recipient ? { recipient: o.recipient } : {}), ...(o.out ? { out: o.out } : {}), json: Boolean(o.json) }));
+      setExit(await (await load.scan()).scanCommand(configFrom(o), { file, ...(o.recipient ? { recipient: o.recipient } : {}), ...(o.out ? { out: o.out } : {}), json: Boolean(o.json) }));
     });
 
   const consent = program
@@ -98,7 +103,7 @@ Examples:
     .addHelpText('after', '\nExample:\n  consent-relay consent grant alice@example.org --scope opens,clicks --source "webinar signup 2026-10" --evidence "form #1234" --until 365d')
     .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; until?: string; by?: string }) => {
       setExit(
-        await consentGrantCommand(configFrom(o), {
+        await (await load.consent()).consentGrantCommand(configFrom(o), {
           address,
           ...(o.scope ? { scopes: o.scope } : {}),
           ...(o.source === undefined ? {} : { source: o.source }),
@@ -110,16 +115,16 @@ Examples:
     });
 
   withCommon(consent.command('withdraw'))
-    .description('record that ADDR withdrew consent (every scope unless --scope); nothing else is required')
+    .description('record that ADDR withdrew consent (every scope unless --scope)')
     .argument('<addr>', 'recipient email address')
     .option('-s, --scope <scopes>', 'withdraw only these: opens, clicks (default: all)', parseScopeOption)
     .option('--source <text>', 'how the withdrawal arrived, e.g. "unsubscribe reply" (default: withdrawal)')
     .option('--evidence <text>', 'reference to the request, if any')
     .option('--by <name>', 'who records it (default: the user running the command)')
-    .addHelpText('after', '\nTakes effect for the next message the relay receives; messages already spooled keep the copy they were filtered into.')
+    .addHelpText('after', '\nOnly ADDR is required. Takes effect for the next message the relay receives; copies already in\nthe spool were filtered with the consent recorded when they arrived.')
     .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; by?: string }) => {
       setExit(
-        await consentWithdrawCommand(configFrom(o), {
+        await (await load.consent()).consentWithdrawCommand(configFrom(o), {
           address,
           ...(o.scope ? { scopes: o.scope } : {}),
           ...(o.source === undefined ? {} : { source: o.source }),
@@ -133,13 +138,13 @@ Examples:
     .description('current consent of ADDR per scope, and every event that led to it')
     .argument('<addr>', 'recipient email address')
     .action(async (address: string, o: CommonOptions) => {
-      setExit(await consentShowCommand(configFrom(o), { address }));
+      setExit(await (await load.consent()).consentShowCommand(configFrom(o), { address }));
     });
 
   withCommon(consent.command('list'))
     .description('every address with a consent record and its current consent')
     .action(async (o: CommonOptions) => {
-      setExit(await consentListCommand(configFrom(o)));
+      setExit(await (await load.consent()).consentListCommand(configFrom(o)));
     });
 
   const audit = program.command('audit').description('read the audit log of what was removed, for whom, and why (audit.db)');
@@ -164,7 +169,7 @@ Examples:
     )
     .action(async (o: CommonOptions & { since?: string; until?: string; recipient?: string; sender?: string; type?: AuditEventType; limit?: number; format: AuditFormat }) => {
       setExit(
-        await auditListCommand(configFrom(o), {
+        await (await load.audit()).auditListCommand(configFrom(o), {
           format: o.format,
           ...(o.since === undefined ? {} : { since: o.since }),
           ...(o.until === undefined ? {} : { until: o.until }),
@@ -184,21 +189,21 @@ Examples:
   withCommon(queue.command('list'))
     .description('spooled entries: id, consent class, recipient count, attempts, next attempt, last error')
     .action(async (o: CommonOptions) => {
-      setExit(await queueListCommand(configFrom(o)));
+      setExit(await (await load.queue()).queueListCommand(configFrom(o)));
     });
 
   withCommon(queue.command('retry'))
     .description('make entry ID (or all entries) due now; a running relay retries at its next spool scan')
     .argument('<id>', 'entry id from "queue list", or all')
     .action(async (id: string, o: CommonOptions) => {
-      setExit(await queueRetryCommand(configFrom(o), { id }));
+      setExit(await (await load.queue()).queueRetryCommand(configFrom(o), { id }));
     });
 
   withCommon(queue.command('drop'))
     .description('delete entry ID without delivering it and without sending a bounce')
     .argument('<id>', 'entry id from "queue list"')
     .action(async (id: string, o: CommonOptions) => {
-      setExit(await queueDropCommand(configFrom(o), { id }));
+      setExit(await (await load.queue()).queueDropCommand(configFrom(o), { id }));
     });
 
   return program;

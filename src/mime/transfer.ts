@@ -100,38 +100,26 @@ const HEX = '0123456789ABCDEF';
 
 /** Quoted-printable with CRLF hard breaks kept, soft breaks at 76 columns. */
 export function encodeQP(bytes: Buffer): Buffer {
-  const lines: string[] = [];
-  let line = '';
-  const flush = (soft: boolean): void => {
-    lines.push(soft ? `${line}=` : line);
-    line = '';
-  };
-  const n = bytes.length;
-  for (let i = 0; i < n; i++) {
-    const c = bytes[i]!;
-    if (c === 0x0d && bytes[i + 1] === 0x0a) {
-      line = protectTrailingSpace(line);
-      flush(false);
-      i++;
-      continue;
+  const text = bytes.toString('latin1');
+  const lines = text.split(/\r\n|\n/);
+  const out: string[] = [];
+  for (const line of lines) {
+    let enc = line.replace(/[^\x20-\x3c\x3e-\x7e\t]/g, (c) => {
+      const code = c.charCodeAt(0);
+      return `=${HEX[code >> 4]}${HEX[code & 15]}`;
+    });
+    enc = protectTrailingSpace(enc);
+    // wrap at 75 chars + "=", never splitting an "=XX" escape
+    while (enc.length > 76) {
+      let cut = 75;
+      const eq = enc.lastIndexOf('=', cut - 1);
+      if (eq >= cut - 2) cut = eq;
+      out.push(`${enc.slice(0, cut)}=`);
+      enc = enc.slice(cut);
     }
-    if (c === 0x0a) {
-      line = protectTrailingSpace(line);
-      flush(false);
-      continue;
-    }
-    let token: string;
-    if ((c >= 0x21 && c <= 0x7e && c !== 0x3d) || c === 0x20 || c === 0x09) {
-      token = String.fromCharCode(c);
-    } else {
-      token = `=${HEX[c >> 4]}${HEX[c & 15]}`;
-    }
-    if (line.length + token.length > 75) flush(true);
-    line += token;
+    out.push(enc);
   }
-  if (line.length) lines.push(protectTrailingSpace(line));
-  else if (n > 0 && bytes[n - 1] === 0x0a) lines.push('');
-  return Buffer.from(lines.join('\r\n'), 'latin1');
+  return Buffer.from(out.join('\r\n'), 'latin1');
 }
 
 function protectTrailingSpace(line: string): string {

@@ -67,7 +67,8 @@ async function lookupConsent(dataDir: string, recipient: string): Promise<Consen
 
 export function formatSummary(r: ScanReport): string {
   const lines = [`consent-relay scan: recipient ${r.recipient ?? '(none given)'}, consent: ${r.consent}, rules ${r.rulesVersion}`];
-  if (!r.findings.length) lines.push('  no trackers found');
+  // the engine passes a message through uninspected when every kind of tracking is consented to
+  if (!r.findings.length) lines.push(r.consent === 'opens,clicks' ? '  full consent: passed through as is, not inspected' : '  no trackers found');
   for (const f of r.findings) {
     const what = f.action === 'unwrap-link' ? ` -> ${f.replacement}` : f.action === 'strip-params' ? ` (removed ${f.params?.join(', ')})` : '';
     lines.push(`  part ${f.part}  ${f.kind.padEnd(5)} ${f.technique.padEnd(15)} ${f.action.padEnd(16)} ${(f.vendor ?? '-').padEnd(20)} ${f.ruleId}${what}${f.note ? `  [${f.note}]` : ''}`);

@@ -14,9 +14,13 @@ import type { Decoder } from './types.js';
 // Shorter than base64 of "http://a.bc"; skipping them avoids decoding ids and hashes.
 const MIN_BASE64_CHARS = 14;
 
+// What base64 of a URL ("http...") or of JSON ("{..." / "[...") starts with: anything else is
+// not worth decoding (ids, hashes, signatures are the common case and would all be decoded).
+const BASE64_OF_URL_OR_JSON = /^(aHR0c|ey|W[3-9A-F])/;
+
 function fromValue(v: string): string | null {
   const plain = toHttpUrl(v, { percentLevels: 2 });
-  if (plain !== null || v.length < MIN_BASE64_CHARS) return plain;
+  if (plain !== null || v.length < MIN_BASE64_CHARS || !BASE64_OF_URL_OR_JSON.test(v)) return plain;
   return urlFromBase64(v) ?? urlFromBase64Json(v);
 }
 

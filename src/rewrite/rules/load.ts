@@ -317,6 +317,16 @@ function buildRuleSet(version: string, trackers: readonly TrackerRule[], params:
     }
   });
 
+  const indexFor = (kind: TrackingKind): { all: TrackerRule[]; rest: TrackerRule[]; pathOnly: RegExp } => {
+    const all = hostless.map((x) => x.rule).filter((r) => r.kind === kind || r.kind === 'both');
+    const pathOnly = all.filter((r) => r.path && !r.query && !r.url);
+    const rest = all.filter((r) => !pathOnly.includes(r));
+    // (?!) never matches: an empty alternation must not match every path
+    const combined = pathOnly.length ? pathOnly.map((r) => `(?:${r.path!.source})`).join('|') : '(?!)';
+    return { all, rest, pathOnly: new RegExp(combined, 'i') };
+  };
+  const hostlessIndex: Record<TrackingKind, ReturnType<typeof indexFor>> = { open: indexFor('open'), click: indexFor('click') };
+
   const test = (rule: TrackerRule, url: URL, kind: TrackingKind): boolean =>
     (rule.kind === kind || rule.kind === 'both') &&
     (!rule.path || rule.path.test(url.pathname)) &&
@@ -356,7 +366,14 @@ function buildRuleSet(version: string, trackers: readonly TrackerRule[], params:
         if (dot < 0) break;
         i = dot + 1;
       }
-      for (const { rule } of hostless) if (test(rule, url, kind)) return hit(rule);
+      // Hostless rules: one combined test of the path-only patterns decides whether the ordered
+      // scan is needed at all; most URLs match none, and this keeps them off a 100-regex loop.
+      const h = hostlessIndex[kind];
+      if (h.pathOnly.test(url.pathname)) {
+        for (const rule of h.all) if (test(rule, url, kind)) return hit(rule);
+        return null;
+      }
+      for (const rule of h.rest) if (test(rule, url, kind)) return hit(rule);
       return null;
     },
     matchParam(name: string, host: string): ParamRule | null {

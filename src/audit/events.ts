@@ -43,6 +43,11 @@ export interface FindingEvent extends EventBase {
   readonly action: Action;
   /** redactUrl() of the tracker's URL. */
   readonly redactedUrl: string;
+  /**
+   * How many occurrences in the copy share every field above (the same tracker shape repeated,
+   * e.g. 96 product links through one redirector). Absent means 1.
+   */
+  readonly count?: number;
 }
 
 export const OUTCOME_TYPES = ['spooled', 'delivered-from-spool', 'bounced', 'rejected'] as const;
@@ -96,6 +101,7 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     ruleId: z.string(),
     action: z.enum(ACTIONS),
     redactedUrl: z.string(),
+    count: z.number().int().positive().optional(),
   }),
   z.object({ ...base, type: z.enum(OUTCOME_TYPES), reason: z.string() }),
 ]);

@@ -106,7 +106,7 @@ function detail(r: AuditRow): string {
     case 'relayed':
       return `from ${r.sender || '<>'} ${r.mode} rules ${r.rulesVersion}, ${r.findingCount} finding(s), upstream: ${r.upstream}`;
     case 'finding':
-      return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}`;
+      return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}${r.count && r.count > 1 ? ` (x${r.count})` : ''}`;
     default:
       return r.reason;
   }

@@ -2,7 +2,7 @@
  * What the pipeline tells the audit log: before delivery, every tracker found per copy (so
  * nothing leaves without its record); after delivery, one row per copy with the upstream's reply.
  */
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent, FindingEvent } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
 import { redactText, redactUrl } from '../audit/redact.js';
 import { SqliteAuditLog } from '../audit/sqlite.js';
@@ -27,9 +27,17 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
       const events: AuditEvent[] = [];
       for (const c of copies) {
         const recipientHashes = hashes(c.copy.envelope.to);
+        // one row per distinct finding shape, with a count: a newsletter's 96 product links through
+        // one redirector are one fact for an auditor, and one row instead of 96 on the hot path
+        const rows = new Map<string, FindingEvent & { count: number }>();
         for (const f of c.findings) {
-          events.push({ type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl: redactUrl(f.url) });
+          const redactedUrl = redactUrl(f.url);
+          const key = [f.kind, f.technique, f.vendor, f.ruleId, f.action, redactedUrl].join('\u0000');
+          const row = rows.get(key);
+          if (row) row.count++;
+          else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1 });
         }
+        events.push(...rows.values());
       }
       if (events.length) await log.append(events, tx.recipients.map((r) => r.address));
     },

@@ -19,6 +19,7 @@ import {
   TOP_HEADERS,
   attachment,
   bytes,
+  encodeWith,
   img,
   message,
   messagePart,
@@ -157,23 +158,32 @@ const CASES: readonly Case[] = [
     raw: () => message({ headers: ['Content-Type: text/html; charset="x-made-up-42"', 'Content-Transfer-Encoding: base64'], body: bytes(iconv.encode(HTML, 'utf-16le').toString('base64')) }),
     expect: { outcome: 'refused', code: 'CHARSET_UNSUPPORTED', smtpClass: 4, part: 'part 1', message: /x-made-up-42/ },
   },
-  ...(['utf-16le', 'utf-16be', 'utf-16'] as const).map(
-    (charset): Case => ({
-      name: `UTF-16 html part (${charset}) with a tracker pixel`,
-      raw: () => message(multipart('alternative', [plain(), html({ charset, cte: 'base64' })], 'u16')),
+  ...(
+    [
+      ['utf-16le', 'utf-16le', false],
+      ['utf-16be', 'utf-16be', false],
+      ['utf-16', 'utf-16le', true], // what Windows writes
+      ['utf-16', 'utf-16be', true],
+      ['utf-16', 'utf-16be', false], // RFC 2781: no BOM means big-endian
+      ['utf-16', 'utf-16le', false],
+    ] as const
+  ).map(
+    ([label, order, bom]): Case => ({
+      name: `UTF-16 html part (charset=${label}, ${order} bytes${bom ? ' with BOM' : ''}) with a tracker pixel`,
+      raw: () => {
+        const text = iconv.encode(HTML, order);
+        const body = bom ? Buffer.concat([Buffer.from(order === 'utf-16le' ? [0xff, 0xfe] : [0xfe, 0xff]), text]) : text;
+        return message(multipart('alternative', [plain(), { headers: [`Content-Type: text/html; charset="${label}"`, 'Content-Transfer-Encoding: base64'], body: encodeWith(body, 'base64') }], 'u16'));
+      },
       expect: {
         outcome: 'processed',
         absent: [PIXEL_MAILCHIMP],
         present: ['Hello caf\u00e9', LEGIT_IMAGE],
         check: async (r) => {
           const part = (await leaves(r.output)).find((l) => l.contentType === 'text/html')!;
-          // still UTF-16 in the same byte order: decoding with the declared charset gives the text
-          expect(part.bytes.length % 2).toBe(0);
-          const le = iconv.decode(part.bytes, 'utf-16le');
-          const be = iconv.decode(part.bytes, 'utf-16be');
-          expect(charset === 'utf-16be' ? be : charset === 'utf-16le' ? le : le.includes('<html>') ? le : be).toContain('<p>Hello caf\u00e9</p>');
-          if (charset === 'utf-16be') expect(be).toContain('<html>');
-          if (charset === 'utf-16le') expect(le).toContain('<html>');
+          // still UTF-16, same byte order, BOM kept or absent as it was; only the pixel went
+          const expected = Buffer.concat([bom ? Buffer.from(order === 'utf-16le' ? [0xff, 0xfe] : [0xfe, 0xff]) : Buffer.alloc(0), iconv.encode(HTML.replace(img(PIXEL_MAILCHIMP), ''), order)]);
+          expect(part.bytes.equals(expected), iconv.decode(part.bytes, order)).toBe(true);
         },
       },
     }),
@@ -265,6 +275,33 @@ const CASES: readonly Case[] = [
     raw: () => message(multipart('mixed', Array.from({ length: 5000 }, (_, i) => plain(`part ${i}\r\n`)), 'many')),
     expect: { outcome: 'refused', code: 'MESSAGE_TOO_COMPLEX', smtpClass: 5 },
     timeout: 60_000,
+  },
+
+  // --- hostile HTML -----------------------------------------------------------------------------
+  {
+    name: '10,000 nested unclosed <font> tags with a pixel at the bottom',
+    raw: () => message(html({}, `<html><body>${'<font size="2">'.repeat(10_000)}<p>deep</p>${img(PIXEL_MAILCHIMP)}</body></html>`)),
+    expect: { outcome: 'processed', absent: [PIXEL_MAILCHIMP], present: ['<p>deep</p>'] },
+  },
+  {
+    name: '20,000 nested unclosed links with a pixel at the bottom',
+    raw: () => message(html({}, `${'<a href="https://shop.example.com/item">'.repeat(20_000)}${img(PIXEL_SENDGRID)}`)),
+    expect: { outcome: 'processed', absent: [PIXEL_SENDGRID], present: ['https://shop.example.com/item'] },
+  },
+  {
+    name: 'srcset of 1 MB of whitespace',
+    raw: () => message(html({}, `<img srcset="${' '.repeat(MB)}" src="${LEGIT_IMAGE}">${img(PIXEL_MAILCHIMP)}`)),
+    expect: { outcome: 'processed', absent: [PIXEL_MAILCHIMP], present: [LEGIT_IMAGE] },
+  },
+  {
+    name: 'conditional comment nested in a conditional comment (Outlook renders the pixel)',
+    raw: () => message(html({}, `<p>x</p><!--[if mso]><!--[if gte mso 9]>${img(PIXEL_HUBSPOT)}<![endif]--><![endif]-->`)),
+    expect: { outcome: 'processed', absent: [PIXEL_HUBSPOT], present: ['<p>x</p>'] },
+  },
+  {
+    name: 'unterminated conditional comment at the end of the part',
+    raw: () => message(html({}, `<p>x</p><!--[if mso]>${img(PIXEL_HUBSPOT)}`)),
+    expect: { outcome: 'processed', absent: [PIXEL_HUBSPOT], present: ['<p>x</p>'] },
   },
 
   // --- size -------------------------------------------------------------------------------------

@@ -27,8 +27,11 @@ const LATIN1: TextCodec = {
 };
 
 export function codecFor(charset: string | false | undefined, sample: Buffer, part: string): TextCodec {
-  const name = (charset || 'us-ascii').trim().toLowerCase();
+  let name = (charset || 'us-ascii').trim().toLowerCase();
   const label = name.slice(0, 40);
+  // "UTF-16" names no byte order; iconv-lite encodes it little-endian, so big-endian text (the
+  // RFC 2781 default) would never round-trip. Pin the order the text itself uses.
+  if (/^utf-?16$/.test(name)) name = utf16Order(sample);
   if (!NOT_ASCII_COMPATIBLE.test(name)) {
     if (iconv.encodingExists(name) || !looksNonAscii(sample)) return LATIN1;
     throw new RelayError('CHARSET_UNSUPPORTED', `part ${part}: unknown charset "${label}" and the text is not ASCII-compatible; cannot inspect it`);
@@ -52,4 +55,18 @@ export function codecFor(charset: string | false | undefined, sample: Buffer, pa
 /** NUL or ESC bytes mean ASCII-looking bytes may not be ASCII (UTF-16, ISO-2022). */
 function looksNonAscii(sample: Buffer): boolean {
   return sample.includes(0x00) || sample.includes(0x1b);
+}
+
+/** RFC 2781 4.3: the BOM decides; without one, where ASCII's zero bytes sit; default big-endian. */
+function utf16Order(sample: Buffer): 'utf-16be' | 'utf-16le' {
+  if (sample[0] === 0xfe && sample[1] === 0xff) return 'utf-16be';
+  if (sample[0] === 0xff && sample[1] === 0xfe) return 'utf-16le';
+  let even = 0;
+  let odd = 0;
+  const n = Math.min(sample.length, 4096) - 1;
+  for (let i = 0; i < n; i += 2) {
+    if (sample[i] === 0) even++;
+    if (sample[i + 1] === 0) odd++;
+  }
+  return odd > even ? 'utf-16le' : 'utf-16be';
 }

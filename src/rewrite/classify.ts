@@ -66,7 +66,13 @@ function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string): Ve
   }
   if (isProtectedLink(c.url, linkText)) return null;
   const stripped = stripParams(c.url, ctx.rules, ctx.needles);
-  if (!stripped.removed.length) return null;
+  if (!stripped.removed.length) {
+    // an unknown redirector that carries the recipient in its path: the link itself identifies them
+    if (containsRecipient(url.pathname, ctx.needles)) {
+      return { ruleId: 'heuristic.recipient-id', vendor: null, technique: c.technique, destination: null, note: 'link path carries the recipient address: opaque per-recipient link' };
+    }
+    return null;
+  }
   return {
     ruleId: stripped.ruleId ?? 'heuristic.id-param',
     vendor: stripped.vendor,

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { CRLF, attachment, message, multipart, textPart, type Cte, type RawPart } from './build.js';
 
-export type Charset = 'utf-8' | 'iso-8859-1';
+export type Charset = 'utf-8' | 'iso-8859-1' | 'windows-1252' | 'utf-16le';
 
 /** A destination URL built from safe words: nothing in it looks like a tracker to any rule. */
 export interface Dest {
@@ -17,8 +17,8 @@ export interface Dest {
 }
 
 export type Piece =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'pixel'; readonly vendor: 'mailchimp' | 'sendgrid' | 'hubspot'; readonly token: string; readonly style: 'tiny' | 'none' | 'hidden'; readonly amp: boolean }
+  | { readonly kind: 'text'; readonly text: string; readonly trail: string }
+  | { readonly kind: 'pixel'; readonly vendor: 'mailchimp' | 'sendgrid' | 'hubspot'; readonly token: string; readonly style: 'tiny' | 'none' | 'hidden' | 'css'; readonly amp: boolean }
   | { readonly kind: 'image'; readonly word: string; readonly n: number }
   | { readonly kind: 'google'; readonly dest: Dest; readonly amp: boolean }
   | { readonly kind: 'mailchimp-click'; readonly token: string; readonly amp: boolean }
@@ -71,15 +71,16 @@ function destUrl(d: Dest, withRef = true): string {
 }
 
 function textArb(charset: Charset): fc.Arbitrary<string> {
-  const chars = charset === 'utf-8' ? [...LATIN1_CHARS, ...UTF8_EXTRA] : [...LATIN1_CHARS];
+  const chars = charset === 'utf-8' || charset === 'utf-16le' ? [...LATIN1_CHARS, ...UTF8_EXTRA] : [...LATIN1_CHARS];
   // at least one letter at each end so that pieces never run into each other or into a URL
-  return fc.string({ unit: fc.constantFrom(...chars), minLength: 1, maxLength: 40 }).map((s) => `W${s.trim()}w`);
+  return fc.string({ unit: fc.constantFrom(...chars), minLength: 1, maxLength: 160 }).map((s) => `W${s.trim()}w`);
 }
 
 function pieceArb(charset: Charset, html: boolean): fc.Arbitrary<Piece> {
   const amp = fc.boolean();
   const common: fc.Arbitrary<Piece>[] = [
-    textArb(charset).map((text) => ({ kind: 'text', text })),
+    // trailing blanks: quoted-printable must protect them when the part is re-encoded
+    fc.record({ kind: fc.constant('text' as const), text: textArb(charset), trail: fc.constantFrom('', '', ' ', '\t', '   ') }),
     fc.record({ kind: fc.constant('google' as const), dest, amp }),
     fc.record({ kind: fc.constant('mailchimp-click' as const), token: hex(10, 10), amp }),
     fc.record({ kind: fc.constant('ses' as const), dest: dest.map((d) => ({ ...d, ref: null })) }),
@@ -88,16 +89,20 @@ function pieceArb(charset: Charset, html: boolean): fc.Arbitrary<Piece> {
   if (!html) return fc.oneof(...common);
   return fc.oneof(
     ...common,
-    fc.record({ kind: fc.constant('pixel' as const), vendor: fc.constantFrom('mailchimp' as const, 'sendgrid' as const, 'hubspot' as const), token, style: fc.constantFrom('tiny' as const, 'none' as const, 'hidden' as const), amp }),
+    fc.record({ kind: fc.constant('pixel' as const), vendor: fc.constantFrom('mailchimp' as const, 'sendgrid' as const, 'hubspot' as const), token, style: fc.constantFrom('tiny' as const, 'none' as const, 'hidden' as const, 'css' as const), amp }),
     fc.record({ kind: fc.constant('image' as const), word: fc.constantFrom(...WORDS), n: fc.nat(999) }),
   );
 }
 
 const cte = fc.constantFrom<Cte>('7bit', '8bit', 'quoted-printable', 'base64');
-const charset = fc.constantFrom<Charset>('utf-8', 'iso-8859-1');
+const charset = fc.constantFrom<Charset>('utf-8', 'utf-8', 'iso-8859-1', 'windows-1252', 'utf-16le');
 
 const textLeaf = (kind: 'html' | 'plain'): fc.Arbitrary<LeafSpec> =>
-  fc.tuple(charset, cte).chain(([cs, enc]) => fc.array(pieceArb(cs, kind === 'html'), { minLength: 0, maxLength: 12 }).map((pieces): LeafSpec => ({ kind, charset: cs, cte: enc, pieces })));
+  fc
+    .tuple(charset, cte)
+    // UTF-16 text is full of NULs and bare LF/CR bytes: only base64 carries it
+    .map(([cs, enc]): [Charset, Cte] => [cs, cs === 'utf-16le' ? 'base64' : enc])
+    .chain(([cs, enc]) => fc.array(pieceArb(cs, kind === 'html'), { minLength: 0, maxLength: 12 }).map((pieces): LeafSpec => ({ kind, charset: cs, cte: enc, pieces })));
 
 const fileLeaf: fc.Arbitrary<LeafSpec> = fc.record({
   kind: fc.constant('file' as const),
@@ -136,8 +141,8 @@ export function buildMessage(spec: MessageSpec): BuiltMessage {
     const a = (s: string, amp: boolean): string => (html && amp ? s.replace(/&/g, '&amp;') : s);
     switch (p.kind) {
       case 'text':
-        texts.push(p.text);
-        return html ? `<p>${p.text}</p>` : `${p.text}${CRLF}`;
+        texts.push(html ? `<p>${p.text}</p>${p.trail}` : `${p.text}${p.trail}${CRLF}`);
+        return html ? `<p>${p.text}</p>${p.trail}` : `${p.text}${p.trail}${CRLF}`;
       case 'image': {
         const url = `https://cdn.example.com/images/${p.word}-${p.n}.jpg`;
         keep.push(url);
@@ -151,6 +156,10 @@ export function buildMessage(spec: MessageSpec): BuiltMessage {
             : p.vendor === 'sendgrid'
               ? `https://u123.ct.sendgrid.net/wf/open?upn=${p.token}`
               : `https://t.hubspotemail.net/e2t/to/${p.token}/abc`;
+        if (p.style === 'css') {
+          keep.push('color:#333;');
+          return `<div style="color:#333;background-image:url('${a(url, p.amp)}');padding:0">x</div>`;
+        }
         const attrs = p.style === 'tiny' ? ' width="1" height="1" alt=""' : p.style === 'hidden' ? ' style="display:none"' : '';
         return `<img src="${a(url, p.amp)}"${attrs}>`;
       }

@@ -6,10 +6,15 @@ import type { Decoder } from './types.js';
 
 /** A base64 token of JSON: the value at `key` (dot path), or the first http(s) URL anywhere. */
 export function urlFromBase64Json(token: string, key?: string): string | null {
-  const text = base64Text(token);
-  if (text === null) return null;
-  const root = parseJson(text);
-  return root === undefined ? null : urlFromJson(root, key);
+  // JWT-shaped tokens (Substack's redirect/2, Customer.io): header.payload.signature, each base64url
+  for (const part of token.includes('.') ? token.split('.') : [token]) {
+    const text = base64Text(part);
+    if (text === null) continue;
+    const root = parseJson(text);
+    const found = root === undefined ? null : urlFromJson(root, key);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 export const base64JsonDecoder: Decoder = {

@@ -49,17 +49,20 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
   const $ = load(fragment, PARSE_OPTIONS);
   const root = $.root()[0];
   if (!root) return;
-  const visit = (node: AnyNode): void => {
+  // document order, with an explicit stack: unclosed tags nest, and 10k nested <font>s must not
+  // overflow the call stack
+  const stack: AnyNode[] = [root];
+  while (stack.length) {
+    const node = stack.pop()!;
     if (node.type === 'comment') {
       conditionalComment(src, from + (node.startIndex ?? 0), from + (node.endIndex ?? 0) + 1, out, ctx, depth);
-      return;
+      continue;
     }
     if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
       element(src, node as Element, from, out);
     }
-    if ('children' in node) for (const child of node.children) visit(child);
-  };
-  visit(root);
+    if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
+  }
 }
 
 /** <!--[if mso]> ... <![endif]-->: parse what Outlook would render. */
@@ -70,7 +73,9 @@ function conditionalComment(src: string, start: number, end: number, out: Candid
   const open = body.indexOf(']>');
   if (open < 0) return;
   let close = body.toLowerCase().lastIndexOf('<![endif]');
-  if (close < 0) close = body.length - 3;
+  // no <![endif]: up to the "-->", or to the end when the comment is unterminated (its last
+  // characters are then content, e.g. the ">" of a tag inside)
+  if (close < 0) close = body.endsWith('-->') ? body.length - 3 : body.length;
   const innerFrom = start + open + 2;
   const innerTo = start + close;
   if (innerTo > innerFrom) scanFragment(src, innerFrom, innerTo, out, ctx, depth + 1);
@@ -238,7 +243,8 @@ function elementSpan(src: string, el: Element, base: number, tag: StartTag, name
 function srcsetUrls(value: string): string[] {
   // candidates are "url [descriptor]" separated by commas; a URL itself may contain commas
   const out: string[] = [];
-  const re = /\s*([^\s,][^\s]*)(?:\s+[^,]*)?(?:,|$)/g;
+  // no leading \s*: retried at every position of a long whitespace run it made this quadratic
+  const re = /([^\s,][^\s]*)(?:\s+[^,]*)?(?:,|$)/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(value)) !== null) {
     if (m[0] === '') break;
@@ -267,16 +273,31 @@ function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
   return { ...(tiny ? { tiny: true } : {}), ...(hidden ? { hidden: true } : {}) };
 }
 
-function textOf(node: AnyNode, budget = { left: 200 }): string {
-  if (budget.left <= 0) return '';
-  if (node.type === 'text') {
-    const t = (node as unknown as { data: string }).data.slice(0, budget.left);
-    budget.left -= t.length;
-    return t;
+/**
+ * The first 200 characters of visible text (alt text counts: image-only unsubscribe buttons are
+ * common). Iterative and bounded in nodes too: nested unclosed <a>s put the rest of the document
+ * under each link, which made this quadratic (and deep enough to overflow the stack).
+ */
+function textOf(root: AnyNode): string {
+  let left = 200;
+  let visits = 5000;
+  const parts: string[] = [];
+  const stack: AnyNode[] = [root];
+  while (stack.length && left > 0 && visits-- > 0) {
+    const node = stack.pop()!;
+    if (node.type === 'text') {
+      const t = (node as unknown as { data: string }).data.slice(0, left);
+      left -= t.length;
+      parts.push(t);
+      continue;
+    }
+    if (node.type === 'tag' && (node as Element).attribs['alt']) {
+      parts.push((node as Element).attribs['alt'] ?? '');
+      continue;
+    }
+    if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
   }
-  // alt text counts: image-only unsubscribe buttons are common
-  if (node.type === 'tag' && (node as Element).attribs['alt']) return (node as Element).attribs['alt'] ?? '';
-  return 'children' in node ? node.children.map((c) => textOf(c, budget)).join('') : '';
+  return parts.join('');
 }
 
 function decodeEntitiesOpt(a: AttrSpan | undefined): string | undefined {

@@ -109,6 +109,9 @@ interface PartResult {
 
 async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<PartResult | null> {
   const contentType = (node.contentType || 'text/plain').toLowerCase();
+  // two Content-Type headers that disagree: a client may honour the one we did not inspect
+  const declared = node.headers ? new Set(node.headers.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase())) : new Set<string>();
+  if (declared.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Type headers (${[...declared].join(', ')}); cannot tell how clients will read it`);
   const inline = node.disposition !== 'attachment';
   const part = prefix + partNumber(node);
   // a forwarded message is mail even when attached: opening it fires its beacons for our recipient

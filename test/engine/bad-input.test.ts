@@ -301,6 +301,19 @@ const CASES: readonly Case[] = [
     expect: { outcome: 'processed', absent: [PIXEL_HUBSPOT], present: ['<p>x</p>'] },
   },
   {
+    name: 'conditional comments nested 20 deep (refused rather than skipped)',
+    raw: () => message(html({}, `<p>x</p>${'<!--[if mso]>'.repeat(20)}${img(PIXEL_HUBSPOT)}${'<![endif]-->'.repeat(20)}`)),
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, message: /conditional comments nested/ },
+  },
+  {
+    name: 'two Content-Type headers that disagree (a client might render the one not inspected)',
+    raw: () =>
+      bytes(
+        `From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n\r\n${img(PIXEL_MAILCHIMP)}\r\n`,
+      ),
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, message: /conflicting Content-Type/ },
+  },
+  {
     name: 'unterminated conditional comment at the end of the part',
     raw: () => message(html({}, `<p>x</p><!--[if mso]>${img(PIXEL_HUBSPOT)}`)),
     expect: { outcome: 'processed', absent: [PIXEL_HUBSPOT], present: ['<p>x</p>'] },

@@ -7,6 +7,7 @@
  * a comment, Outlook renders the VML inside.
  */
 import { load } from 'cheerio';
+import { RelayError } from '../../errors.js';
 import type { AnyNode, Element } from 'domhandler';
 import type { Technique } from '../types.js';
 import { decodeEntities } from '../html/entities.js';
@@ -67,7 +68,8 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
 
 /** <!--[if mso]> ... <![endif]-->: parse what Outlook would render. */
 function conditionalComment(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number): void {
-  if (depth > 3) return;
+  // Outlook renders what is inside, however deep: never skip it silently
+  if (depth > 16) throw new RelayError('MIME_MALFORMED', `part ${ctx.part}: conditional comments nested more than 16 deep; cannot inspect them`);
   const body = src.slice(start, end);
   if (!/^<!--\[if\b/i.test(body)) return;
   const open = body.indexOf(']>');

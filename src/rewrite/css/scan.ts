@@ -18,9 +18,11 @@ export interface CssRef {
   /** Absolute span of the declaration or at-rule statement, including its ";" if any. */
   readonly stmtStart: number;
   readonly stmtEnd: number;
+  /** Inside @media print: fetched only when the mail is printed, which only a tracker wants to know. */
+  readonly printOnly?: boolean;
 }
 
-type Block = 'rule' | 'font-face' | 'group' | 'other';
+type Block = 'rule' | 'font-face' | 'group' | 'print' | 'other';
 
 interface Pending {
   url: string;
@@ -58,7 +60,8 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
     if (pending.length && stmtStart >= 0) {
       let e = endExclusive;
       while (e > stmtStart && /\s/.test(css[e - 1]!)) e--;
-      for (const p of pending) out.push({ technique: technique(), url: p.url, urlStart: base + p.urlStart, urlEnd: base + p.urlEnd, stmtStart: base + stmtStart, stmtEnd: base + e });
+      const printOnly = stack.includes('print');
+      for (const p of pending) out.push({ technique: technique(), url: p.url, urlStart: base + p.urlStart, urlEnd: base + p.urlEnd, stmtStart: base + stmtStart, stmtEnd: base + e, ...(printOnly ? { printOnly } : {}) });
     }
     pending = [];
     stmtStart = -1;
@@ -113,6 +116,7 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
       let kind: Block;
       if (inDeclarations() && stack.length > 0) kind = 'other';
       else if (prelude.startsWith('@font-face')) kind = 'font-face';
+      else if (/^@media\b/.test(prelude) && /\bprint\b/.test(prelude) && !/\b(screen|all)\b/.test(prelude)) kind = 'print';
       else if (/^@(media|supports|document|-moz-document|layer|container|scope)\b/.test(prelude)) kind = 'group';
       else if (prelude.startsWith('@')) kind = 'other';
       else kind = 'rule';

@@ -41,7 +41,8 @@ export const htmlDetector: Detector = {
   detect(text: string, ctx: DetectContext): Candidate[] {
     const out: Candidate[] = [];
     scanFragment(text, 0, text.length, out, ctx, 0);
-    return out;
+    const base = baseHref(text);
+    return base ? out.map((c) => ({ ...c, url: resolveAgainst(c.url, base) })) : out;
   },
 };
 
@@ -63,6 +64,31 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
       element(src, node as Element, from, out);
     }
     if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
+  }
+}
+
+/**
+ * <base href="https://tracker.example/u/123/"> makes every relative src and href remote: the
+ * "base games" of tracking. Candidates are classified by the URL the client would really fetch.
+ */
+function baseHref(text: string): URL | null {
+  const m = /<base\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(text);
+  const raw = m ? decodeEntities(m[1] ?? m[2] ?? m[3] ?? '').trim() : '';
+  if (!/^(https?:)?\/\//i.test(raw)) return null;
+  try {
+    return new URL(raw.startsWith('//') ? `https:${raw}` : raw);
+  } catch {
+    return null;
+  }
+}
+
+function resolveAgainst(url: string, base: URL): string {
+  // absolute, scheme-bearing (cid:, data:, mailto:) and fragment-only references are not affected
+  if (!url || /^([a-z][a-z0-9+.-]*:|#)/i.test(url)) return url;
+  try {
+    return new URL(url, base).href;
+  } catch {
+    return url;
   }
 }
 
@@ -164,7 +190,7 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
         const s = base + child.startIndex;
         const e = base + child.endIndex + 1;
         for (const ref of scanCss(src.slice(s, e), s, 'sheet')) {
-          out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration' });
+          out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration', ...(ref.printOnly ? { printOnly: true } : {}) });
         }
       }
       break;

@@ -34,6 +34,8 @@ export interface Candidate {
   readonly hidden?: boolean;
   /** Technique is a tracker by itself, whatever the host (iframe, meta refresh, a ping...). */
   readonly alwaysTracking?: boolean;
+  /** CSS inside @media print: a fetch that only tells someone the mail was printed. */
+  readonly printOnly?: boolean;
   /** For links: the visible text around it (anchor text, or the words before a plain-text URL). */
   readonly linkText?: string;
 }

@@ -82,6 +82,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     audit,
     mode: config.policy.mode,
     limits: { maxDepth: config.limits.maxMimeDepth, maxParts: config.limits.maxMimeParts },
+    policy: { keepCampaignParams: config.policy.keepCampaignParams, readReceipts: config.policy.readReceipts },
     logger: log,
     delivery: { reportingMta: config.hostname, firstRetryDelayMs: config.spool.retryInitial, onSpooled: () => void worker.kick(), onEvent },
   };

@@ -74,10 +74,10 @@ const base = {
 const TECHNIQUES = [
   'img', 'srcset', 'input-image', 'background-attr', 'css-url', 'css-import', 'css-font-face', 'link-rel',
   'meta-refresh', 'media', 'media-poster', 'iframe', 'object', 'embed', 'applet', 'script', 'bgsound',
-  'svg-image', 'manifest', 'vml', 'amp', 'a-ping', 'tracked-link', 'tracking-param', 'text-link', 'text-param',
+  'svg-image', 'manifest', 'vml', 'amp', 'a-ping', 'read-receipt', 'tracked-link', 'tracking-param', 'text-link', 'text-param',
 ] as const satisfies readonly Technique[];
 const ACTIONS = [
-  'remove-element', 'remove-attribute', 'drop-declaration', 'unwrap-link', 'neutralise-link', 'strip-params', 'keep',
+  'remove-element', 'remove-attribute', 'drop-declaration', 'unwrap-link', 'neutralise-link', 'strip-params', 'remove-header', 'keep',
 ] as const satisfies readonly Action[];
 
 export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('type', [

@@ -57,8 +57,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** enforce: strip; monitor: deliver the original and only log what would have gone. */
       mode: z.enum(['enforce', 'monitor']).default('enforce'),
+      /** utm_* and other campaign-level parameters that identify no one stay on links (values that carry an id go anyway). */
+      keepCampaignParams: z.boolean().default(true),
+      /** Read-receipt requests (Disposition-Notification-To, Return-Receipt-To) ask the recipient first: keep, or remove without opens consent. */
+      readReceipts: z.enum(['keep', 'remove']).default('keep'),
     })
-    .default({ mode: 'enforce' }),
+    .default({ mode: 'enforce', keepCampaignParams: true, readReceipts: 'keep' }),
   rules: z
     .strictObject({
       /** Path to a tracker rules file; default: the one shipped with the package. */

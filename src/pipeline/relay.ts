@@ -13,6 +13,7 @@ import type { Upstream } from '../delivery/upstream.js';
 import { RelayError, asRelayError } from '../errors.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
+import type { EnginePolicy } from '../rewrite/detectors/types.js';
 import { consentClass, type Consent, type Finding } from '../rewrite/types.js';
 import type { AuditRecorder } from './audit.js';
 
@@ -26,6 +27,7 @@ export interface RelayDeps {
   readonly audit: AuditRecorder;
   readonly mode: 'enforce' | 'monitor';
   readonly limits: Partial<Limits>;
+  readonly policy: EnginePolicy;
   readonly logger: Logger;
   readonly delivery: TransactionOptions;
 }
@@ -101,7 +103,7 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
   }
   const out: ClassCopy[] = [];
   for (const [key, { consent, to }] of classes) {
-    const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits });
+    const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy });
     if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
     const raw = deps.mode === 'monitor' ? tx.raw : result.output;

@@ -57,7 +57,7 @@ function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string): Ve
   if (match) {
     const dest = resolveDestination(url, ctx.rules);
     if (dest) {
-      const cleaned = isProtectedLink(dest, linkText) ? dest : stripParams(dest, ctx.rules, ctx.needles).url;
+      const cleaned = isProtectedLink(dest, linkText) ? dest : stripParams(dest, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams).url;
       return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: cleaned };
     }
     if (isProtectedLink(c.url, linkText)) {
@@ -66,7 +66,7 @@ function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string): Ve
     return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: null, note: 'opaque redirect: the destination is only in the vendor database' };
   }
   if (isProtectedLink(c.url, linkText)) return null;
-  const stripped = stripParams(c.url, ctx.rules, ctx.needles);
+  const stripped = stripParams(c.url, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams);
   if (!stripped.removed.length) {
     // an unknown redirector that carries the recipient in its path: the link itself identifies them
     if (containsRecipient(url.pathname, ctx.needles)) {

@@ -11,7 +11,7 @@ import { decodeBody, encodeBody, transferEncoding } from '../mime/transfer.js';
 import { applyEdits, editFor } from './actions/edits.js';
 import { classify } from './classify.js';
 import { detectorFor } from './detectors/index.js';
-import type { ClassifyContext } from './detectors/types.js';
+import { DEFAULT_ENGINE_POLICY, type ClassifyContext, type EnginePolicy } from './detectors/types.js';
 import { decide } from './policy.js';
 import { recipientNeedles } from './recipient.js';
 import type { RuleSet } from './rules/types.js';
@@ -34,6 +34,8 @@ export interface RewriteOptions {
   /** Envelope recipients of this consent class: their addresses inside URLs mark tracking. */
   readonly recipients?: readonly string[];
   readonly limits?: Partial<Limits>;
+  /** Configurable policy (config `policy.*`); defaults keep campaign parameters and read receipts. */
+  readonly policy?: Partial<EnginePolicy>;
 }
 
 export interface RewriteResult {
@@ -46,7 +48,7 @@ export interface RewriteResult {
 export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise<RewriteResult> {
   if (opts.consent.opens && opts.consent.clicks) return { output: raw, findings: [], changed: false };
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const ctx: ClassifyContext = { rules: opts.rules, consent: opts.consent, needles: recipientNeedles(opts.recipients ?? []) };
+  const ctx: ClassifyContext = { rules: opts.rules, consent: opts.consent, needles: recipientNeedles(opts.recipients ?? []), policy: { ...DEFAULT_ENGINE_POLICY, ...opts.policy } };
   try {
     return await rewriteAt(raw, ctx, limits, '', 0);
   } catch (err) {
@@ -69,6 +71,13 @@ async function rewriteAt(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
       continue;
     }
     const node = chunk;
+    if (node.root && depth === 0) {
+      const removed = readReceiptHeaders(node, ctx);
+      if (removed.length) {
+        changed = true;
+        findings.push(...removed);
+      }
+    }
     out.push(node.getHeaders());
     if (node.parentNode) children.set(node.parentNode, (children.get(node.parentNode) ?? 0) + 1);
     const nodeDepth = depth + depthOf(node);
@@ -164,6 +173,24 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
   if (!edits.length) return { body, findings, changed: false };
   const newBytes = codec.encode(applyEdits(text, edits));
   return { body: encodeBody(newBytes, enc), findings, changed: true };
+}
+
+const READ_RECEIPT_HEADERS = ['disposition-notification-to', 'return-receipt-to', 'x-confirm-reading-to'];
+
+/**
+ * Read-receipt requests ask the recipient's client to ask the recipient: not tracking in the
+ * ePrivacy sense, so kept by default; `policy.readReceipts: remove` removes them without opens consent.
+ */
+function readReceiptHeaders(node: MimeNode, ctx: ClassifyContext): Finding[] {
+  if (ctx.policy.readReceipts !== 'remove' || ctx.consent.opens || !node.headers) return [];
+  const headers = node.headers;
+  const found: Finding[] = [];
+  for (const key of READ_RECEIPT_HEADERS) {
+    if (!headers.get(key).length) continue;
+    headers.remove(key);
+    found.push({ kind: 'open', technique: 'read-receipt', ruleId: `header.${key}`, vendor: null, part: 'header', span: [0, 0], url: '', action: 'remove-header' });
+  }
+  return found;
 }
 
 /** Bare LF and bare CR become CRLF (mailsplit can add a bare LF; SMTP wants CRLF). */

@@ -77,7 +77,7 @@ function safeDecode(s: string): string {
   }
 }
 
-export function stripParams(raw: string, rules: RuleSet, needles: RecipientNeedles): StrippedParams {
+export function stripParams(raw: string, rules: RuleSet, needles: RecipientNeedles, keepCampaign = true): StrippedParams {
   const hashAt = raw.indexOf('#');
   const beforeHash = hashAt < 0 ? raw : raw.slice(0, hashAt);
   const fragment = hashAt < 0 ? '' : raw.slice(hashAt);
@@ -100,7 +100,7 @@ export function stripParams(raw: string, rules: RuleSet, needles: RecipientNeedl
       const rule = rules.matchParam(name, host);
       let drop: string | null = null;
       let dropVendor: string | null = null;
-      if (rule && !rule.campaign) {
+      if (rule && (!rule.campaign || !keepCampaign)) {
         drop = rule.id;
         dropVendor = rule.vendor;
       } else if (value && containsRecipient(value, needles)) {

@@ -36,6 +36,7 @@ export const ACTION_WITHOUT_CONSENT: Readonly<Record<Technique, Action | 'per-li
   vml: 'remove-element',
   amp: 'remove-element',
   'a-ping': 'remove-attribute',
+  'read-receipt': 'remove-header',
   // links: unwrap when the destination is recoverable, else neutralise; params: strip
   'tracked-link': 'per-link',
   'text-link': 'per-link',

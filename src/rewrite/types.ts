@@ -50,6 +50,7 @@ export type Technique =
   | 'vml'
   | 'amp'
   | 'a-ping'
+  | 'read-receipt'
   // click side
   | 'tracked-link'
   | 'tracking-param'
@@ -64,6 +65,7 @@ export type Action =
   | 'unwrap-link' // the link now points to the real destination
   | 'neutralise-link' // the link loses its URL, keeps its text
   | 'strip-params' // per-recipient parameters removed, the link otherwise unchanged
+  | 'remove-header' // a header field removed (read-receipt requests, when configured)
   | 'keep'; // consent given (or monitor mode): left as it was
 
 /** A rule hit: which data row (or built-in heuristic) recognised the URL. */

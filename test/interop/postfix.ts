@@ -86,7 +86,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -312,6 +312,12 @@ export interface StartPostfixOptions {
   readonly name?: string;
   /** Extra/overriding main.cf settings, e.g. { maximal_queue_lifetime: '10s' }. */
   readonly config?: Readonly<Record<string, string>>;
+  /**
+   * Run Postfix's own start-up integrity checks (post-install create-missing, postsuper,
+   * check-warn: ~2 s) instead of laying out the queue ourselves and using `quick-start`.
+   * Default false.
+   */
+  readonly fullChecks?: boolean;
 }
 
 export interface QueueEntry {
@@ -493,6 +499,47 @@ function countQueued(queueDir: string): number {
   return n;
 }
 
+let idsCache: { postfixUid: number; postfixGid: number; postdropGid: number } | undefined;
+
+async function postfixIds(): Promise<{ postfixUid: number; postfixGid: number; postdropGid: number }> {
+  if (idsCache) return idsCache;
+  const num = async (args: string[]): Promise<number> => {
+    const r = await run('id', args, { timeoutMs: 5_000 });
+    const n = Number.parseInt(r.stdout.trim(), 10);
+    if (r.code !== 0 || !Number.isFinite(n)) throw new Error(`id ${args.join(' ')} failed: ${r.stderr}`);
+    return n;
+  };
+  const g = await run('getent', ['group', 'postdrop'], { timeoutMs: 5_000 });
+  const postdropGid = Number.parseInt(g.stdout.split(':')[2] ?? '', 10);
+  if (g.code !== 0 || !Number.isFinite(postdropGid)) throw new Error('group postdrop not found: run .ci/install-interop.sh');
+  idsCache = { postfixUid: await num(['-u', 'postfix']), postfixGid: await num(['-g', 'postfix']), postdropGid };
+  return idsCache;
+}
+
+/**
+ * Lay out a fresh queue and data directory exactly as `post-install create-missing` would
+ * (owners/modes from /etc/postfix/postfix-files), then drop a `quick-start` marker so
+ * `postfix start` skips its ~2 s of integrity checks. Only valid for an empty, new queue.
+ */
+async function layOutQueue(queueDir: string, dataDir: string): Promise<void> {
+  const { postfixUid, postdropGid } = await postfixIds();
+  const dirs: Array<[string, number, number, number]> = [
+    ...['active', 'bounce', 'corrupt', 'defer', 'deferred', 'flush', 'hold', 'incoming', 'private', 'saved', 'trace'].map(
+      (d): [string, number, number, number] => [join(queueDir, d), postfixUid, 0, 0o700],
+    ),
+    [join(queueDir, 'maildrop'), postfixUid, postdropGid, 0o730],
+    [join(queueDir, 'public'), postfixUid, postdropGid, 0o710],
+    [join(queueDir, 'pid'), 0, 0, 0o755],
+    [dataDir, postfixUid, 0, 0o700],
+  ];
+  for (const [d, uid, gid, mode] of dirs) {
+    await mkdir(d, { recursive: true });
+    await chown(d, uid, gid);
+    await chmod(d, mode);
+  }
+  await writeFile(join(queueDir, 'quick-start'), '');
+}
+
 /** Start a private Postfix instance on 127.0.0.1 relaying everything to `relayhost`. */
 export async function startPostfix(opts: StartPostfixOptions): Promise<PostfixInstance> {
   const tools = requireTools();
@@ -611,6 +658,7 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<PostfixIn
     },
   };
 
+  if (!opts.fullChecks) await layOutQueue(queueDir, dataDir);
   const started = await pf(['-c', configDir, 'start']);
   if (started.code !== 0) {
     const msg = `postfix '${name}' failed to start (exit ${started.code})\n${logs()}`;

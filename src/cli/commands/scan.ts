@@ -37,6 +37,7 @@ export async function scanCommand(config: Config, opts: ScanOptions): Promise<nu
     rules,
     recipients: opts.recipient ? [opts.recipient] : [],
     limits: { maxDepth: config.limits.maxMimeDepth, maxParts: config.limits.maxMimeParts },
+    policy: { keepCampaignParams: config.policy.keepCampaignParams, readReceipts: config.policy.readReceipts },
   });
   const report: ScanReport = { recipient: opts.recipient ?? null, consent: consentClass(consent) || 'none', changed: result.changed, rulesVersion: rules.version, findings: result.findings };
   if (opts.out) {

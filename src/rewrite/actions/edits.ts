@@ -11,6 +11,7 @@ import { TEXT_REPLACEMENT } from '../detectors/text.js';
 export function editFor(c: Candidate, v: Verdict, action: Action): Edit | null {
   switch (action) {
     case 'keep':
+    case 'remove-header': // headers are edited by the engine on the node, not in part text
       return null;
     case 'remove-element':
     case 'remove-attribute':

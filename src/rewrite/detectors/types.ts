@@ -57,4 +57,13 @@ export interface ClassifyContext {
   readonly rules: RuleSet;
   readonly consent: Consent;
   readonly needles: RecipientNeedles;
+  readonly policy: EnginePolicy;
 }
+
+/** The user-configurable part of the policy that reaches the engine (config `policy.*`). */
+export interface EnginePolicy {
+  readonly keepCampaignParams: boolean;
+  readonly readReceipts: 'keep' | 'remove';
+}
+
+export const DEFAULT_ENGINE_POLICY: EnginePolicy = Object.freeze({ keepCampaignParams: true, readReceipts: 'keep' });

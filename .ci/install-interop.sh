@@ -46,15 +46,21 @@ else
   if ! apt-cache show postfix swaks >/dev/null 2>&1; then
     apt-get update -qq
   fi
+  # Skip man-db's index rebuild (a few seconds, useless here).
+  echo "man-db man-db/auto-update boolean false" | debconf-set-selections
+  log=$(mktemp)
   if ! apt-get install -y -qq --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      swaks postfix >/tmp/install-interop.apt.log 2>&1; then
+      swaks postfix >"$log" 2>&1; then
     # Stale lists (a package version vanished from the mirror): refresh once and retry.
+    echo "install-interop: first install attempt failed; refreshing package lists and retrying:" >&2
+    tail -n 20 "$log" >&2
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
       swaks postfix
   fi
+  rm -f "$log"
 fi
 
 # A system Postfix (started by hand or by a package script) would hold port 25 and the default
@@ -65,5 +71,5 @@ if [ -f /etc/postfix/main.cf ] && /usr/sbin/postfix status >/dev/null 2>&1; then
   /usr/sbin/postfix stop >/dev/null 2>&1 || true
 fi
 
-echo "install-interop: $(swaks --version 2>&1 | head -n1); postfix $(/usr/sbin/postconf -h mail_version 2>/dev/null || /usr/sbin/postconf -d -h mail_version)"
+echo "install-interop: $(swaks --version 2>&1 | head -n1); postfix $(/usr/sbin/postconf -d -h mail_version)"
 echo "install-interop: done in $(( $(date +%s) - start ))s"

@@ -18,13 +18,17 @@
  *
  * Every instance lives in its own mkdtemp dir D (mode 0755, so the unprivileged `postfix` user
  * can reach its queue): D/etc = config_directory (main.cf + master.cf written by us, owned by
- * root), D/spool = queue_directory (root-owned; `postfix start` runs post-install
- * create-missing, which makes the queue subdirectories with the right owner/group, e.g.
- * maildrop as postfix:postdrop 1730), D/lib = data_directory, D/maillog = the log.
- * It is started with `postfix -c D/etc start` (returns once master is up: `master -w`), stopped
- * with `postfix -c D/etc stop` plus SIGKILL to master's process group for leftovers, and D is
- * removed. Nothing under /etc/postfix or /var/spool/postfix is touched, and the Debian package
- * may be left unconfigured ("No configuration"). Must run as root (master refuses otherwise).
+ * root), D/spool = queue_directory, D/lib = data_directory, D/maillog = the log.
+ * We lay out the queue subdirectories ourselves with the owners/modes of
+ * /etc/postfix/postfix-files (e.g. maildrop postfix:postdrop 0730, public postfix:postdrop 0710,
+ * pid root 0755, the rest postfix 0700) and drop a `quick-start` marker, so `postfix start`
+ * skips post-install create-missing / postsuper / check-warn (~2 s); pass fullChecks: true to
+ * run them instead. `postfix -c D/etc start` returns once master is up (`master -w`): ~0.1 s.
+ * stop() runs `postfix -c D/etc abort` (SIGTERM to master, which passes it to its process group;
+ * `postfix stop` does the same but polls in 1 s steps), waits for master to exit, SIGKILLs the
+ * process group for leftovers, and removes D. Nothing under /etc/postfix or /var/spool/postfix
+ * is touched; the Debian package may stay unconfigured ("No configuration"). Must run as root
+ * (master refuses otherwise).
  *
  * main.cf keys and why:
  *   compatibility_level = 3.6       modern defaults, no "using backwards-compatible default" noise.
@@ -74,22 +78,35 @@
  * `postlog unix-dgram ... postlogd` serves maillog_file.
  *
  * Pitfalls found:
- *   - `postqueue -c DIR` / `sendmail -C DIR` (set-gid postdrop) accept a non-default config
- *     directory only for root, or when it is listed in alternate_config_directories of the
- *     default main.cf. The tests run as root, so nothing is added to /etc/postfix/main.cf.
+ *   - Postfix commands wait (0.3 s polls, ~2 s) while main.cf was modified in the last seconds
+ *     ("still being edited"): freshly written main.cf/master.cf are backdated with utimes, also
+ *     after reconfigure()'s postconf -e, or every start/reload costs ~2 s.
+ *   - The daemonised master's parent is PID 1, which here reaps late: kill(pid, 0) succeeds on
+ *     the zombie, so "is it still running" reads /proc/PID/stat and treats state Z as dead.
+ *     Defunct master/pickup/qmgr entries may linger in `ps` for a while; they hold no ports.
+ *   - maillog_file is refused unless it starts with one of maillog_file_prefixes (default
+ *     /var, /dev/stdout), and needs the postlog service in master.cf, else start fails with
+ *     "missing 'postlog' service in master.cf".
+ *   - `postqueue -c DIR` / `sendmail -C DIR` (set-gid postdrop) work with a private config
+ *     directory as root. Run as another user they first read /etc/postfix/main.cf (absent with
+ *     "No configuration": fatal) and need DIR in its alternate_config_directories. The tests run
+ *     as root, so /etc/postfix is left alone.
  *   - swaks rewrites DATA unless told not to (token substitution like %DATE%, literal "\n",
  *     "From " line stripping, header rebuilding, dot-stuffing only after a newline). sendViaSwaks
  *     therefore sends the raw message with --no-data-fixup, doing CRLF normalisation and
  *     dot-stuffing itself, so what arrives is exactly `data` (CRLF line ends).
- *   - Postfix adds its own Received: header (and Message-ID/Date if missing, since the client is
- *     in mynetworks): compare bodies, not whole messages, across a Postfix hop.
+ *   - Postfix adds its own Received: header ("Received: by NAME.interop.test (Postfix, from
+ *     userid 0)" for sendmail, "Received: from ..." for SMTP) and Message-ID/Date if missing
+ *     (the client is in mynetworks): compare bodies, not whole messages, across a Postfix hop.
+ *   - A Postfix whose relayhost greets with Postfix's own myhostname bounces with "mail for X
+ *     loops back to myself": each instance gets a distinct myhostname.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 
 // ---------------------------------------------------------------------------------------------
 // Tools
@@ -127,7 +144,7 @@ export function availableTools(): Tools {
   const swaks = findBinary('swaks');
   const postfix = findBinary('postfix');
   const postconf = findBinary('postconf');
-  const sendmail = postfix ? join(postfix, '..', 'sendmail') : undefined;
+  const sendmail = postfix ? join(dirname(postfix), 'sendmail') : undefined;
   const postqueue = findBinary('postqueue');
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const missing: string[] = [];
@@ -147,8 +164,16 @@ export function availableTools(): Tools {
   return toolsCache;
 }
 
-/** Throws a clear, actionable error when the interop tools are unavailable. */
-export function requireTools(): Required<Omit<Tools, 'missing'>> & { missing: string[] } {
+export interface ResolvedTools {
+  readonly swaks: string;
+  readonly postfix: string;
+  readonly postconf: string;
+  readonly sendmail: string;
+  readonly postqueue: string;
+}
+
+/** Throws a clear, actionable error when the interop tools are unavailable (or not root). */
+export function requireTools(): ResolvedTools {
   const t = availableTools();
   if (t.missing.length > 0 || !t.swaks || !t.postfix || !t.postconf || !t.sendmail || !t.postqueue) {
     throw new Error(
@@ -156,7 +181,7 @@ export function requireTools(): Required<Omit<Tools, 'missing'>> & { missing: st
         `Install them with: sudo bash .ci/install-interop.sh`,
     );
   }
-  return { ...t, swaks: t.swaks, postfix: t.postfix, postconf: t.postconf, sendmail: t.sendmail, postqueue: t.postqueue };
+  return { swaks: t.swaks, postfix: t.postfix, postconf: t.postconf, sendmail: t.sendmail, postqueue: t.postqueue };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,8 +291,8 @@ export function smtpDataBytes(raw: Buffer | string): Buffer {
 
 /** Run swaks against 127.0.0.1:port. Resolves with swaks's exit code (0 = accepted) and transcript. */
 export async function sendViaSwaks(opts: SwaksOptions): Promise<RunResult> {
-  const swaks = availableTools().swaks;
-  if (!swaks) requireTools();
+  const { swaks } = availableTools();
+  if (!swaks) throw new Error('swaks is not installed. Install it with: sudo bash .ci/install-interop.sh');
   const args = [
     '--server',
     opts.host ?? '127.0.0.1',
@@ -297,7 +322,7 @@ export async function sendViaSwaks(opts: SwaksOptions): Promise<RunResult> {
     args.push('--auth', opts.auth.type ?? 'PLAIN', '--auth-user', opts.auth.user, '--auth-password', opts.auth.password);
   }
   args.push(...(opts.extraArgs ?? []));
-  return run(swaks ?? 'swaks', args, { input: input ?? '', timeoutMs: opts.timeoutMs ?? 20_000 });
+  return run(swaks, args, { input: input ?? '', timeoutMs: opts.timeoutMs ?? 20_000 });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,12 +495,20 @@ function readPid(queueDir: string): number | undefined {
   }
 }
 
+/** True while pid runs. A zombie counts as dead: a daemonised master's parent is PID 1, which
+ * may reap it late, and kill(pid, 0) still succeeds on a zombie. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
   }
 }
 
@@ -497,6 +530,16 @@ function countQueued(queueDir: string): number {
   };
   for (const q of QUEUES) walk(join(queueDir, q));
   return n;
+}
+
+/**
+ * Postfix commands wait (polling every 0.3 s, up to ~2 s) while main.cf looks like it is still
+ * being edited, i.e. was modified in the last couple of seconds. Freshly written config is
+ * backdated so `postfix start` / `reload` don't pay that.
+ */
+async function backdate(configDir: string): Promise<void> {
+  const past = new Date(Date.now() - 60_000);
+  for (const f of ['main.cf', 'master.cf']) await utimes(join(configDir, f), past, past);
 }
 
 let idsCache: { postfixUid: number; postfixGid: number; postdropGid: number } | undefined;
@@ -569,6 +612,7 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<PostfixIn
     { mode: 0o644 },
   );
   await writeFile(join(configDir, 'master.cf'), masterCf(port), { mode: 0o644 });
+  await backdate(configDir);
 
   const cmdLog: string[] = [];
   const pf = async (args: readonly string[], bin: string = tools.postfix): Promise<RunResult> => {
@@ -653,6 +697,7 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<PostfixIn
       const args = ['-c', configDir, '-e', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)];
       const r = await pf(args, tools.postconf);
       if (r.code !== 0) throw new Error(`postconf failed: ${r.stderr}`);
+      await backdate(configDir);
       const rl = await pf(['-c', configDir, 'reload']);
       if (rl.code !== 0) throw new Error(`postfix reload failed: ${rl.stderr}\n${logs()}`);
     },

@@ -6,9 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import iconv from 'iconv-lite';
-import { splitMessage, partNumber, type MimeNode } from '../src/mime/split.js';
-import { decodeBody, transferEncoding } from '../src/mime/transfer.js';
+import { leaves } from '../src/mime/leaves.js';
+import { decodeEntities } from '../src/rewrite/html/entities.js';
 import { packageRoot } from '../src/paths.js';
 
 export type TrackerKind = 'open' | 'click';
@@ -72,40 +71,11 @@ export async function visibleText(raw: Buffer): Promise<string> {
   return [head, ...(await textParts(raw, ''))].join('\n');
 }
 
-async function textParts(raw: Buffer, prefix: string): Promise<string[]> {
-  const chunks = await splitMessage(raw, { maxParts: 10_000, maxHeadBytes: 1 << 20 });
-  const out: string[] = [];
-  for (let i = 0; i < chunks.length; i++) {
-    const c = chunks[i]!;
-    if (c.type !== 'node' || c.multipart) continue;
-    const node = c as MimeNode;
-    const body: Buffer[] = [];
-    while (chunks[i + 1]?.type === 'body') body.push((chunks[++i] as { value: Buffer }).value);
-    const ct = (node.contentType || 'text/plain').toLowerCase();
-    const part = prefix + partNumber(node);
-    const bytes = decodeBody(Buffer.concat(body), transferEncoding(node.encoding, part), part);
-    if (ct === 'message/rfc822' || ct === 'message/global') {
-      out.push(...(await textParts(bytes, `${part}.`)));
-      continue;
-    }
-    if (!ct.startsWith('text/')) continue;
-    const charset = (node.charset || 'us-ascii').toLowerCase();
-    out.push(iconv.decode(bytes, iconv.encodingExists(charset) ? charset : 'latin1'));
-  }
-  return out;
+async function textParts(raw: Buffer, _prefix: string): Promise<string[]> {
+  return (await leaves(raw)).flatMap((l) => (l.text !== null ? [l.text] : []));
 }
 
-const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
-
-/** HTML character references undone (enough for URLs in attributes). */
-export function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos|nbsp);/gi, (m, e: string) => {
-    const k = e.toLowerCase();
-    if (k.startsWith('#x')) return String.fromCodePoint(parseInt(k.slice(2), 16));
-    if (k.startsWith('#')) return String.fromCodePoint(parseInt(k.slice(1), 10));
-    return NAMED[k] ?? m;
-  });
-}
+export { decodeEntities };
 
 /** What a URL needs around it to count as that whole URL (not a prefix of a longer one). */
 const AFTER_URL = /^(?:$|[\s"'<>)\]\\]|[.,;:!?](?:$|\s))/;

@@ -19,7 +19,34 @@ export function openAuditRecorder(dataDir: string): AuditRecorder {
   return auditRecorder(new SqliteAuditLog(dataDir));
 }
 
+/**
+ * Group commit: appends requested in the same turn of the event loop (concurrent transactions)
+ * go to the log in one transaction, one fsync, and every caller waits for that commit. A failed
+ * commit fails every caller in it (each then answers 451: nothing was sent).
+ */
+function batched(log: AuditLog): (events: AuditEvent[], subjects: string[]) => Promise<void> {
+  let pending: { events: AuditEvent[]; subjects: string[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] } | null = null;
+  return (events, subjects) =>
+    new Promise<void>((resolve, reject) => {
+      if (!pending) {
+        const batch = { events: [] as AuditEvent[], subjects: [] as string[], waiters: [] as { resolve: () => void; reject: (e: unknown) => void }[] };
+        pending = batch;
+        setImmediate(() => {
+          pending = null;
+          log.append(batch.events, batch.subjects).then(
+            () => batch.waiters.forEach((w) => w.resolve()),
+            (err: unknown) => batch.waiters.forEach((w) => w.reject(err)),
+          );
+        });
+      }
+      pending.events.push(...events);
+      pending.subjects.push(...subjects);
+      pending.waiters.push({ resolve, reject });
+    });
+}
+
 export function auditRecorder(log: AuditLog): AuditRecorder {
+  const append = batched(log);
   const hashes = (to: readonly string[]): string[] => to.map((a) => log.recipientHash(a));
   return {
     async filtered(tx, copies) {
@@ -39,7 +66,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
         }
         events.push(...rows.values());
       }
-      if (events.length) await log.append(events, tx.recipients.map((r) => r.address));
+      if (events.length) await append(events, tx.recipients.map((r) => r.address));
     },
     async relayed(tx, copies, reply, mode, rulesVersion) {
       const at = new Date().toISOString();
@@ -51,7 +78,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           ? { ...base, type: 'relayed', messageId: c.copy.messageId, sender: tx.from, recipientCount: c.copy.envelope.to.length, upstream: line, rulesVersion, mode, findingCount: c.findings.length }
           : { ...base, type: 'rejected', reason: line };
       });
-      await log.append(events, tx.recipients.map((r) => r.address));
+      await append(events, tx.recipients.map((r) => r.address));
     },
     close: () => log.close(),
   };

@@ -38,6 +38,7 @@ function classifyOpen(c: Candidate, ctx: ClassifyContext): Verdict | null {
   if (vendor) return { ruleId: vendor.ruleId, vendor: vendor.vendor, technique: c.technique };
   if (c.alwaysTracking) return { ruleId: `technique.${c.technique}`, vendor: null, technique: c.technique };
   if (c.printOnly) return { ruleId: 'heuristic.print-beacon', vendor: null, technique: c.technique };
+  if (c.quotedOnly) return { ruleId: 'heuristic.forward-beacon', vendor: null, technique: c.technique };
   const path = url.pathname + url.search;
   const imageLike = c.technique === 'img' || c.technique === 'input-image' || c.technique === 'srcset' || c.technique === 'amp' || c.technique === 'vml' || c.technique === 'svg-image';
   const spacer = SPACER_NAME.test(url.pathname) && !url.search;

@@ -20,9 +20,14 @@ export interface CssRef {
   readonly stmtEnd: number;
   /** Inside @media print: fetched only when the mail is printed, which only a tracker wants to know. */
   readonly printOnly?: boolean;
+  /** In a rule that styles quoted mail (a reply or forward): fetched when our recipient forwards it. */
+  readonly quotedOnly?: boolean;
 }
 
-type Block = 'rule' | 'font-face' | 'group' | 'print' | 'other';
+type Block = 'rule' | 'quoted-rule' | 'font-face' | 'group' | 'print' | 'other';
+
+/** Selectors of the quoted part of replies and forwards in Gmail, Outlook, Apple Mail, Yahoo, Thunderbird. */
+const QUOTED_SELECTOR = /blockquote|\.gmail_quote|#divrplyfwdmsg|#appendonsend|\.moz-cite-prefix|\[type=["']?cite|\.yahoo_quoted|#olk_src_body_section|\.outlook_quote|#x_divrplyfwdmsg|\.protonmail_quote/;
 
 interface Pending {
   url: string;
@@ -53,7 +58,7 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
 
   const inDeclarations = (): boolean => {
     const top = stack[stack.length - 1];
-    return top === undefined ? mode === 'declarations' : top === 'rule' || top === 'font-face' || top === 'other';
+    return top === undefined ? mode === 'declarations' : top === 'rule' || top === 'quoted-rule' || top === 'font-face' || top === 'other';
   };
   const technique = (): CssTechnique => (atImport ? 'css-import' : stack[stack.length - 1] === 'font-face' ? 'css-font-face' : 'css-url');
   const endStmt = (endExclusive: number): void => {
@@ -61,7 +66,8 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
       let e = endExclusive;
       while (e > stmtStart && /\s/.test(css[e - 1]!)) e--;
       const printOnly = stack.includes('print');
-      for (const p of pending) out.push({ technique: technique(), url: p.url, urlStart: base + p.urlStart, urlEnd: base + p.urlEnd, stmtStart: base + stmtStart, stmtEnd: base + e, ...(printOnly ? { printOnly } : {}) });
+      const quotedOnly = stack.includes('quoted-rule');
+      for (const p of pending) out.push({ technique: technique(), url: p.url, urlStart: base + p.urlStart, urlEnd: base + p.urlEnd, stmtStart: base + stmtStart, stmtEnd: base + e, ...(printOnly ? { printOnly } : {}), ...(quotedOnly ? { quotedOnly } : {}) });
     }
     pending = [];
     stmtStart = -1;
@@ -119,7 +125,7 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
       else if (/^@media\b/.test(prelude) && /\bprint\b/.test(prelude) && !/\b(screen|all)\b/.test(prelude)) kind = 'print';
       else if (/^@(media|supports|document|-moz-document|layer|container|scope)\b/.test(prelude)) kind = 'group';
       else if (prelude.startsWith('@')) kind = 'other';
-      else kind = 'rule';
+      else kind = QUOTED_SELECTOR.test(prelude) ? 'quoted-rule' : 'rule';
       // urls in a prelude (rare) belong to the whole block; drop them with the statement
       pending = [];
       stmtStart = -1;

@@ -190,7 +190,7 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
         const s = base + child.startIndex;
         const e = base + child.endIndex + 1;
         for (const ref of scanCss(src.slice(s, e), s, 'sheet')) {
-          out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration', ...(ref.printOnly ? { printOnly: true } : {}) });
+          out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration', ...(ref.printOnly ? { printOnly: true } : {}), ...(ref.quotedOnly ? { quotedOnly: true } : {}) });
         }
       }
       break;

@@ -36,6 +36,8 @@ export interface Candidate {
   readonly alwaysTracking?: boolean;
   /** CSS inside @media print: a fetch that only tells someone the mail was printed. */
   readonly printOnly?: boolean;
+  /** CSS for the quoted part of a reply/forward: fires when our recipient forwards the mail. */
+  readonly quotedOnly?: boolean;
   /** For links: the visible text around it (anchor text, or the words before a plain-text URL). */
   readonly linkText?: string;
 }

@@ -40,6 +40,7 @@ export const CSV_COLUMNS = [
   'rule_id',
   'action',
   'redacted_url',
+  'count',
   'reason',
 ] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
@@ -69,6 +70,7 @@ function csvRecord(r: AuditRow): Record<CsvColumn, string> {
       out.rule_id = r.ruleId;
       out.action = r.action;
       out.redacted_url = r.redactedUrl;
+      out.count = String(r.count ?? 1);
       break;
     default:
       out.reason = r.reason;

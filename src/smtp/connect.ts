@@ -12,5 +12,5 @@ export function isLoopback(address: string): boolean {
 
 export function checkConnect(session: SMTPServerSession): SmtpError | null {
   if (isLoopback(session.remoteAddress)) return null;
-  return smtpError(554, 'relay access denied: this listener serves local clients only');
+  return smtpError(554, '5.7.1', 'relay access denied: this listener serves local clients only');
 }

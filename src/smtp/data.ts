@@ -13,6 +13,6 @@ export async function readMessage(stream: SMTPServerDataStream, maxBytes: number
     // keep draining an oversized message so the connection stays in sync, but stop buffering it
     if (total <= maxBytes) chunks.push(chunk);
   }
-  if (stream.sizeExceeded || total > maxBytes) return smtpError(552, `message size exceeds the limit of ${maxBytes} bytes`);
+  if (stream.sizeExceeded || total > maxBytes) return smtpError(552, '5.3.4', `message size exceeds the limit of ${maxBytes} bytes`);
   return Buffer.concat(chunks, total);
 }

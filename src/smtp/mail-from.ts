@@ -10,6 +10,6 @@ export function isValidAddress(addr: string): boolean {
 
 export function checkMailFrom(from: SMTPServerAddress): SmtpError | null {
   if (from.address === '') return null;
-  if (!isValidAddress(from.address)) return smtpError(553, `sender address <${from.address.slice(0, 64)}> is not a valid address`);
+  if (!isValidAddress(from.address)) return smtpError(553, '5.1.7', `sender address <${from.address.slice(0, 64)}> is not a valid address`);
   return null;
 }

@@ -15,8 +15,8 @@ export async function checkRcptTo(
   maxRecipients: number,
   store: ConsentStore,
 ): Promise<{ error: SmtpError } | { consent: Consent }> {
-  if (!isValidAddress(rcpt.address)) return { error: smtpError(553, `recipient address <${rcpt.address.slice(0, 64)}> is not a valid address`) };
-  if (accepted >= maxRecipients) return { error: smtpError(452, `too many recipients in one transaction (limit ${maxRecipients}); send the rest in another`) };
+  if (!isValidAddress(rcpt.address)) return { error: smtpError(553, '5.1.3', `recipient address <${rcpt.address.slice(0, 64)}> is not a valid address`) };
+  if (accepted >= maxRecipients) return { error: smtpError(452, '4.5.3', `too many recipients in one transaction (limit ${maxRecipients}); send the rest in another`) };
   try {
     const map = await store.lookup([rcpt.address]);
     return { consent: map.get(rcpt.address.toLowerCase()) ?? [...map.values()][0] ?? NO_CONSENT };

@@ -1,25 +1,53 @@
 /**
- * SMTP replies in one place. smtp-server turns an Error with `responseCode` into the reply line
- * and prefixes the RFC 3463 enhanced status code for that reply code (ENHANCEDSTATUSCODES is
- * advertised), so the text here is the human part only.
+ * SMTP replies in one place. Every reply carries an RFC 3463 enhanced status code
+ * (ENHANCEDSTATUSCODES is advertised). smtp-server picks one from the reply code alone
+ * (451 → 4.3.0); our replies know better (4.6.0 for MIME we cannot read, the upstream's own code
+ * passed through, 5.7.1 for relaying denied), so a reply whose text starts with an enhanced code
+ * is sent as it is: see `sendVerbatimEnhanced` below.
  */
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { isRelayError, type RelayError } from '../errors.js';
 
 export interface SmtpError extends Error {
   responseCode: number;
 }
 
-export function smtpError(code: number, text: string): SmtpError {
-  const err = new Error(text) as SmtpError;
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** `enhanced` is the RFC 3463 code ("4.6.0"); `text` the human part. */
+export function smtpError(code: number, enhanced: string, text: string): SmtpError {
+  const err = new Error(`${enhanced} ${text}`) as SmtpError;
   err.responseCode = code;
   return err;
 }
 
 export function fromRelayError(err: RelayError): SmtpError {
-  return smtpError(err.responseCode, err.message);
+  // an upstream's reply code passed through keeps the class; our own code says why
+  const enhanced = err.spec.enhanced[0] === String(err.responseCode)[0] ? err.spec.enhanced : `${String(err.responseCode)[0]}.0.0`;
+  return smtpError(err.responseCode, enhanced, err.message);
 }
 
 export function toSmtpError(err: unknown, fallbackText: string): SmtpError {
   if (isRelayError(err)) return fromRelayError(err);
-  return smtpError(451, fallbackText);
+  return smtpError(451, '4.3.0', fallbackText);
 }
+
+interface Sender {
+  send(code: number, data: unknown, context?: unknown): void;
+}
+
+/**
+ * smtp-server has no per-reply way to give its enhanced code, so its connection's `send` is
+ * wrapped once: a reply text that already starts with an enhanced code is sent without a second
+ * one. Everything else (smtp-server's own replies) keeps smtp-server's mapping.
+ */
+function sendVerbatimEnhanced(): void {
+  const proto = SMTPConnection.prototype as unknown as Sender & { consentRelayEnhanced?: boolean };
+  if (proto.consentRelayEnhanced) return;
+  const original = proto.send;
+  proto.send = function send(this: Sender, code: number, data: unknown, context?: unknown): void {
+    original.call(this, code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+  };
+  proto.consentRelayEnhanced = true;
+}
+sendVerbatimEnhanced();

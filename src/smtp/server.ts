@@ -47,15 +47,17 @@ export function createListener(o: ListenerOptions): Listener {
     // AUTH and STARTTLS arrive with the security work; until then loopback only, no credentials
     disabledCommands: ['AUTH', 'STARTTLS'],
     hideDSN: true,
+    // advertise ENHANCEDSTATUSCODES: every reply carries one (ours are set in reply.ts)
+    hideENHANCEDSTATUSCODES: false,
     logger: false,
     onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void) {
-      if (draining) return cb(smtpError(421, `${o.hostname} shutting down, try again later`));
+      if (draining) return cb(smtpError(421, '4.3.2', `${o.hostname} shutting down, try again later`));
       const denied = checkConnect(session);
       if (denied) o.logger.warn({ remote: session.remoteAddress }, 'connection refused: not a local client');
       cb(denied);
     },
     onMailFrom(from, session, cb) {
-      if (draining) return cb(smtpError(421, `${o.hostname} shutting down, try again later`));
+      if (draining) return cb(smtpError(421, '4.3.2', `${o.hostname} shutting down, try again later`));
       sessions.reset(session.id);
       cb(checkMailFrom(from));
     },
@@ -67,7 +69,7 @@ export function createListener(o: ListenerOptions): Listener {
           state.consent.set(rcpt.address, r.consent);
           cb();
         },
-        (err: unknown) => cb(smtpError(451, `recipient check failed: ${err instanceof Error ? err.message : String(err)}`)),
+        (err: unknown) => cb(smtpError(451, '4.3.0', `recipient check failed: ${err instanceof Error ? err.message : String(err)}`)),
       );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) {
@@ -81,15 +83,15 @@ export function createListener(o: ListenerOptions): Listener {
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         try {
           const reply = await relayMessage(o.relay, { queueId, from, recipients, raw });
-          if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.message} (queued as ${queueId})`);
-          return cb(smtpError(reply.code, reply.message));
+          if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.enhanced} ${reply.message} (queued as ${queueId})`);
+          return cb(smtpError(reply.code, reply.enhanced, reply.message));
         } catch (err) {
           if (isRelayError(err)) return cb(fromRelayError(err));
           o.logger.error({ queueId, reason: err instanceof Error ? err.message : String(err) }, 'unexpected failure in transaction');
-          return cb(smtpError(451, 'local error in processing; message not delivered, try again later'));
+          return cb(smtpError(451, '4.3.0', 'local error in processing; message not delivered, try again later'));
         }
       })()
-        .catch((err: unknown) => cb(smtpError(451, `local error: ${err instanceof Error ? err.message : String(err)}`)))
+        .catch((err: unknown) => cb(smtpError(451, '4.3.0', `local error: ${err instanceof Error ? err.message : String(err)}`)))
         .finally(() => {
           inFlight--;
           sessions.reset(session.id);

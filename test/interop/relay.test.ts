@@ -47,7 +47,8 @@ describe('swaks as the client', () => {
     await startRelayTo(up.port);
     const r = await sendViaSwaks({ port: relay.port, from: 'sales@example.com', to: ['alice@example.org'], data: MESSAGE });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/<-\s+250 /);
+    expect(r.stdout).toMatch(/<-\s+250-ENHANCEDSTATUSCODES/);
+    expect(r.stdout).toMatch(/<-\s+250 2\.\d\.\d /);
     const [got] = await up.waitFor(1, 10_000);
     expect(got!.from).toBe('sales@example.com');
     expect(got!.to).toEqual(['alice@example.org']);

@@ -13,6 +13,7 @@ import type { DeliveryEvent } from './delivery/events.js';
 import { Spool } from './delivery/spool.js';
 import { SpoolWorker } from './delivery/spoolWorker.js';
 import { SmtpUpstream } from './delivery/upstream.js';
+import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
 import { openAuditRecorder } from './pipeline/audit.js';
 import type { Engine } from './pipeline/relay.js';
@@ -68,7 +69,9 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   });
   const onEvent = (e: DeliveryEvent): void => {
     const level = e.type === 'worker-error' || e.type === 'dsn-undeliverable' ? 'error' : 'info';
-    log[level]({ event: e }, `delivery: ${e.type}`);
+    // upstream replies quoted in events can name a recipient ("<bob@x>: mailbox full")
+    const safe = Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === 'string' ? redactText(v) : v]));
+    log[level]({ event: safe }, `delivery: ${e.type}`);
   };
   const policy = { initialDelayMs: config.spool.retryInitial, factor: config.spool.retryFactor, maxDelayMs: config.spool.retryMax, giveUpAfterMs: config.spool.giveUpAfter };
   const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent });
@@ -129,8 +132,11 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     spool,
     close(): Promise<void> {
       closing ??= (async () => {
+        // 1. no new transactions (new connections and MAIL get 421), 2. every transaction already
+        // past DATA gets its reply, 3. only then are the (now idle) sessions closed: closing
+        // earlier would cut a client off after we delivered, and its retry would deliver twice
         for (const l of listeners) l.drain();
-        // smtp-server's close stops accepting and waits for open sessions (bounded by closeTimeout)
+        while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
         await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
         while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
         await worker.stop();

@@ -48,6 +48,8 @@ export interface FindingEvent extends EventBase {
    * e.g. 96 product links through one redirector). Absent means 1.
    */
   readonly count?: number;
+  /** 'monitor': the action is what enforce mode would have done; nothing was removed. */
+  readonly mode?: 'enforce' | 'monitor';
 }
 
 export const OUTCOME_TYPES = ['spooled', 'delivered-from-spool', 'bounced', 'rejected'] as const;
@@ -102,6 +104,7 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     action: z.enum(ACTIONS),
     redactedUrl: z.string(),
     count: z.number().int().positive().optional(),
+    mode: z.enum(['enforce', 'monitor']).optional(),
   }),
   z.object({ ...base, type: z.enum(OUTCOME_TYPES), reason: z.string() }),
 ]);

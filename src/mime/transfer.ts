@@ -15,16 +15,15 @@ export function transferEncoding(value: string | false | undefined, part: string
   throw new RelayError('ENCODING_BROKEN', `part ${part}: unknown Content-Transfer-Encoding "${v.slice(0, 40)}"; cannot inspect it, refusing to pass it through`);
 }
 
-const B64_BODY = /^[A-Za-z0-9+/\r\n\t ]*={0,2}[\r\n\t ]*$/;
+const B64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function decodeBody(body: Buffer, enc: TransferEncoding, part: string): Buffer {
   switch (enc) {
     case 'base64': {
-      const text = body.toString('latin1');
-      if (!B64_BODY.test(text)) {
+      const compact = body.toString('latin1').replace(/[\r\n\t ]+/g, '');
+      if (!B64_BODY.test(compact)) {
         throw new RelayError('ENCODING_BROKEN', `part ${part}: broken base64 (characters outside the base64 alphabet); cannot inspect it`);
       }
-      const compact = text.replace(/[\r\n\t ]/g, '');
       if (compact.replace(/=+$/, '').length % 4 === 1) {
         throw new RelayError('ENCODING_BROKEN', `part ${part}: truncated base64 body; cannot inspect it`);
       }

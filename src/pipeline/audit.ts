@@ -49,7 +49,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
   const append = batched(log);
   const hashes = (to: readonly string[]): string[] => to.map((a) => log.recipientHash(a));
   return {
-    async filtered(tx, copies) {
+    async filtered(tx, copies, mode) {
       const at = new Date().toISOString();
       const events: AuditEvent[] = [];
       for (const c of copies) {
@@ -62,7 +62,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           const key = [f.kind, f.technique, f.vendor, f.ruleId, f.action, redactedUrl].join('\u0000');
           const row = rows.get(key);
           if (row) row.count++;
-          else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1 });
+          else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1, mode });
         }
         events.push(...rows.values());
       }

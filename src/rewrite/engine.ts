@@ -121,6 +121,8 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
   // two Content-Type headers that disagree: a client may honour the one we did not inspect
   const declared = node.headers ? new Set(node.headers.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase())) : new Set<string>();
   if (declared.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Type headers (${[...declared].join(', ')}); cannot tell how clients will read it`);
+  const encodings = node.headers ? new Set(node.headers.get('content-transfer-encoding').map((v) => v.trim().toLowerCase())) : new Set<string>();
+  if (encodings.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Transfer-Encoding headers (${[...encodings].join(', ')}); cannot tell how clients will read it`);
   const inline = node.disposition !== 'attachment';
   const part = prefix + partNumber(node);
   // a forwarded message is mail even when attached: opening it fires its beacons for our recipient

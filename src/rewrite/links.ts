@@ -10,11 +10,14 @@ const MAX_WRAPPER_DEPTH = 5;
 
 /** Parse an absolute http(s) URL (protocol-relative counts as https); anything else is null. */
 export function httpUrl(raw: string): URL | null {
-  const s = raw.trim();
-  const candidate = s.startsWith('//') ? `https:${s}` : s;
-  if (!/^https?:\/\//i.test(candidate)) return null;
+  // what the WHATWG URL parser does before anything else: strip leading/trailing C0 controls and
+  // spaces, drop tabs and newlines anywhere; "\\" counts as "/" for http(s)
+  const s = raw.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '').replace(/[\t\n\r]/g, '');
+  const candidate = /^[\\/]{2}/.test(s) ? `https:${s}` : s;
+  if (!/^https?:/i.test(candidate)) return null;
   try {
-    return new URL(candidate);
+    const url = new URL(candidate);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
   } catch {
     return null;
   }

@@ -47,6 +47,8 @@ export function createListener(o: ListenerOptions): Listener {
     // AUTH and STARTTLS arrive with the security work; until then loopback only, no credentials
     disabledCommands: ['AUTH', 'STARTTLS'],
     hideDSN: true,
+    // closing waits for transactions in flight first (main.ts); what is left then is idle
+    closeTimeout: 2000,
     // advertise ENHANCEDSTATUSCODES: every reply carries one (ours are set in reply.ts)
     hideENHANCEDSTATUSCODES: false,
     logger: false,
@@ -93,8 +95,9 @@ export function createListener(o: ListenerOptions): Listener {
       })()
         .catch((err: unknown) => cb(smtpError(451, '4.3.0', `local error: ${err instanceof Error ? err.message : String(err)}`)))
         .finally(() => {
+          // no session reset here: onMailFrom starts the next transaction (which a pipelining
+          // client may already have begun), and onClose forgets the session
           inFlight--;
-          sessions.reset(session.id);
         });
     },
     onClose(session: SMTPServerSession) {

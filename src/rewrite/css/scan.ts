@@ -109,6 +109,14 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
       continue;
     }
     if (c === '(') {
+      // image-set("a.png" 1x, url(b.png) 2x) loads plain strings too
+      if (/(?:^|[^\w-])(?:-webkit-)?image-set$/i.test(css.slice(Math.max(0, i - 18), i))) {
+        const end = skipParens(css, i);
+        for (const m of css.slice(i, end).matchAll(/(["'])(.*?)\1/g)) {
+          const at = i + m.index + 1;
+          pending.push({ url: unquote(m[2]!), urlStart: at, urlEnd: at + m[2]!.length });
+        }
+      }
       i = skipParens(css, i);
       continue;
     }

@@ -13,6 +13,7 @@ import type { Technique } from '../types.js';
 import { decodeEntities } from '../html/entities.js';
 import { attr, parseStartTag, type AttrSpan, type StartTag } from '../html/tag.js';
 import { scanCss } from '../../rewrite/css/scan.js';
+import { httpUrl } from '../links.js';
 import type { Candidate, DetectContext, Detector, Span } from './types.js';
 
 const PARSE_OPTIONS = {
@@ -24,7 +25,7 @@ const LINK_ALWAYS = /\b(prefetch|dns-prefetch|preconnect|prerender|preload|modul
 
 /** Elements whose very presence with a URL is a remote load no legitimate mail needs. */
 const ELEMENT_TECHNIQUE: Readonly<Record<string, { technique: Technique; attrs: readonly string[] }>> = {
-  iframe: { technique: 'iframe', attrs: ['src'] },
+  iframe: { technique: 'iframe', attrs: ['src', 'srcdoc'] },
   frame: { technique: 'iframe', attrs: ['src'] },
   object: { technique: 'object', attrs: ['data', 'codebase'] },
   embed: { technique: 'embed', attrs: ['src'] },
@@ -40,13 +41,19 @@ export const htmlDetector: Detector = {
   contentTypes: ['text/html', 'text/x-amp-html', 'application/xhtml+xml', 'image/svg+xml'],
   detect(text: string, ctx: DetectContext): Candidate[] {
     const out: Candidate[] = [];
-    scanFragment(text, 0, text.length, out, ctx, 0);
-    const base = baseHref(text);
+    const found: DocumentState = {};
+    scanFragment(text, 0, text.length, out, ctx, 0, found);
+    const base = baseHref(found.base);
     return base ? out.map((c) => ({ ...c, url: resolveAgainst(c.url, base) })) : out;
   },
 };
 
-function scanFragment(src: string, from: number, to: number, out: Candidate[], ctx: DetectContext, depth: number): void {
+/** What the walk learns about the document as a whole: the first <base href>. */
+interface DocumentState {
+  base?: string;
+}
+
+function scanFragment(src: string, from: number, to: number, out: Candidate[], ctx: DetectContext, depth: number, doc: DocumentState): void {
   const fragment = from === 0 && to === src.length ? src : src.slice(from, to);
   const $ = load(fragment, PARSE_OPTIONS);
   const root = $.root()[0];
@@ -57,11 +64,14 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
   while (stack.length) {
     const node = stack.pop()!;
     if (node.type === 'comment') {
-      conditionalComment(src, from + (node.startIndex ?? 0), from + (node.endIndex ?? 0) + 1, out, ctx, depth);
+      conditionalComment(src, from + (node.startIndex ?? 0), from + (node.endIndex ?? 0) + 1, out, ctx, depth, doc);
       continue;
     }
     if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
-      element(src, node as Element, from, out);
+      const el = node as Element;
+      // the first real <base> element counts (not one inside a comment or a style block)
+      if (el.name === 'base' && doc.base === undefined && el.attribs['href'] !== undefined) doc.base = decodeEntities(el.attribs['href']);
+      element(src, el, from, out);
     }
     if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
   }
@@ -71,15 +81,8 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
  * <base href="https://tracker.example/u/123/"> makes every relative src and href remote: the
  * "base games" of tracking. Candidates are classified by the URL the client would really fetch.
  */
-function baseHref(text: string): URL | null {
-  const m = /<base\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(text);
-  const raw = m ? decodeEntities(m[1] ?? m[2] ?? m[3] ?? '').trim() : '';
-  if (!/^(https?:)?\/\//i.test(raw)) return null;
-  try {
-    return new URL(raw.startsWith('//') ? `https:${raw}` : raw);
-  } catch {
-    return null;
-  }
+function baseHref(raw: string | undefined): URL | null {
+  return raw === undefined ? null : httpUrl(raw);
 }
 
 function resolveAgainst(url: string, base: URL): string {
@@ -93,7 +96,7 @@ function resolveAgainst(url: string, base: URL): string {
 }
 
 /** <!--[if mso]> ... <![endif]-->: parse what Outlook would render. */
-function conditionalComment(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number): void {
+function conditionalComment(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number, doc: DocumentState): void {
   // Outlook renders what is inside, however deep: never skip it silently
   if (depth > 16) throw new RelayError('MIME_MALFORMED', `part ${ctx.part}: conditional comments nested more than 16 deep; cannot inspect them`);
   const body = src.slice(start, end);
@@ -106,7 +109,7 @@ function conditionalComment(src: string, start: number, end: number, out: Candid
   if (close < 0) close = body.endsWith('-->') ? body.length - 3 : body.length;
   const innerFrom = start + open + 2;
   const innerTo = start + close;
-  if (innerTo > innerFrom) scanFragment(src, innerFrom, innerTo, out, ctx, depth + 1);
+  if (innerTo > innerFrom) scanFragment(src, innerFrom, innerTo, out, ctx, depth + 1, doc);
 }
 
 function element(src: string, el: Element, base: number, out: Candidate[]): void {
@@ -134,8 +137,20 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
   if (bg) open('background-attr', bg, 'remove-attribute', attrSpan(bg));
   const style = attr(tag, 'style');
   if (style?.value) {
-    for (const ref of scanCss(style.value.raw, style.value.start, 'declarations')) {
-      out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration' });
+    const raw = style.value.raw;
+    // the browser decodes references, then CSS escapes, before it reads the CSS: when either is
+    // there, read the decoded text and remove the whole attribute if it holds a tracker
+    const direct = scanCss(raw, style.value.start, 'declarations');
+    const decoded = /[&\\]/.test(raw) ? scanCss(decodeCssEscapes(decodeEntities(raw)), 0, 'declarations') : direct;
+    if (decoded.length <= direct.length) {
+      for (const ref of direct) {
+        out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration' });
+      }
+    } else {
+      // decoding revealed references the raw text hides: the attribute goes as a whole
+      for (const ref of decoded) {
+        out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: attrSpan(style), removeAction: 'remove-attribute' });
+      }
     }
   }
 
@@ -287,14 +302,24 @@ function srcsetUrls(value: string): string[] {
 function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
   const num = (v: string | undefined): number | null => {
     if (v === undefined) return null;
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(px)?\s*$/i.exec(v);
+    const m = /^(\d+(?:\.\d+)?)(px)?$/i.exec(v.trim());
     return m ? Number(m[1]) : null;
   };
   const w = num(decodeEntitiesOpt(attr(tag, 'width')));
   const h = num(decodeEntitiesOpt(attr(tag, 'height')));
   const style = decodeEntitiesOpt(attr(tag, 'style'))?.toLowerCase() ?? '';
-  const sw = num(/(?:^|[;\s])(?:max-)?width\s*:\s*([\d.]+(?:px)?)\s*(?:!important)?\s*(?:;|$)/.exec(style)?.[1]);
-  const sh = num(/(?:^|[;\s])(?:max-)?height\s*:\s*([\d.]+(?:px)?)\s*(?:!important)?\s*(?:;|$)/.exec(style)?.[1]);
+  const declared = (prop: string): string | undefined => {
+    // declarations split by hand: regexes with adjacent \s* groups were quadratic on long runs of blanks
+    for (const decl of style.split(';')) {
+      const colon = decl.indexOf(':');
+      if (colon < 0) continue;
+      const name = decl.slice(0, colon).trim();
+      if (name === prop || name === `max-${prop}`) return decl.slice(colon + 1).replace(/!important/, '').trim();
+    }
+    return undefined;
+  };
+  const sw = num(declared('width'));
+  const sh = num(declared('height'));
   const small = (v: number | null): boolean => v !== null && v <= 2;
   const tiny = (small(w) && (h === null || small(h))) || (small(h) && (w === null || small(w))) || (small(sw) && (sh === null || small(sh))) || (small(sh) && (sw === null || small(sw)));
   const hidden = /display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)|mso-hide\s*:\s*all/.test(style) || attr(tag, 'hidden') !== undefined;
@@ -326,6 +351,13 @@ function textOf(root: AnyNode): string {
     if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
   }
   return parts.join('');
+}
+
+/** CSS escapes (\\75 rl, \\(…) undone, so "u\\72 l(" is seen as the url( it is. */
+function decodeCssEscapes(s: string): string {
+  return s.replace(/\\([0-9a-fA-F]{1,6})\s?|\\([^\n0-9a-fA-F])/g, (_m, hex: string | undefined, ch: string | undefined) =>
+    hex ? String.fromCodePoint(Math.min(parseInt(hex, 16) || 0xfffd, 0x10ffff)) : (ch ?? ''),
+  );
 }
 
 function decodeEntitiesOpt(a: AttrSpan | undefined): string | undefined {

@@ -25,20 +25,29 @@ export const textDetector: Detector = {
 };
 
 function trimTrailing(url: string): string {
-  let u = url;
-  for (;;) {
-    const last = u[u.length - 1];
-    if (last && '.,;:!?*'.includes(last)) u = u.slice(0, -1);
-    else if (last === ')' && count(u, '(') < count(u, ')')) u = u.slice(0, -1);
-    else if (last === ']' && count(u, '[') < count(u, ']')) u = u.slice(0, -1);
-    else return u;
+  // counted once: trimming one character at a time and recounting was quadratic
+  let open = 0;
+  let close = 0;
+  let openSq = 0;
+  let closeSq = 0;
+  for (const c of url) {
+    if (c === '(') open++;
+    else if (c === ')') close++;
+    else if (c === '[') openSq++;
+    else if (c === ']') closeSq++;
   }
-}
-
-function count(s: string, ch: string): number {
-  let n = 0;
-  for (const c of s) if (c === ch) n++;
-  return n;
+  let end = url.length;
+  for (;;) {
+    const last = url[end - 1];
+    if (last && '.,;:!?*'.includes(last)) end--;
+    else if (last === ')' && open < close) {
+      close--;
+      end--;
+    } else if (last === ']' && openSq < closeSq) {
+      closeSq--;
+      end--;
+    } else return url.slice(0, end);
+  }
 }
 
 function lineBefore(text: string, at: number): string {

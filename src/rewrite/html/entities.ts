@@ -1,48 +1,19 @@
 /**
- * Minimal HTML character reference decoding/encoding for attribute values that hold URLs. URLs are
- * ASCII, so the handful of named references that occur in them plus numeric ones is enough; an
- * unknown named reference stays as written (that is also what browsers do with most of them).
+ * HTML character references in attribute values that hold URLs: decoded exactly as browsers do
+ * (a decoder that knows fewer references than the client is a way to hide a tracker), and encoded
+ * back in ASCII only, so a rewritten URL is right in any charset.
  */
-const NAMED: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: '\u00a0',
-  equals: '=',
-  quest: '?',
-  num: '#',
-  sol: '/',
-  colon: ':',
-  percnt: '%',
-  period: '.',
-  lowbar: '_',
-  hyphen: '-',
-  plus: '+',
-  semi: ';',
-  comma: ',',
-  excl: '!',
-  tilde: '~',
-};
-
-const REF = /&(#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,8});?/g;
-
+import { decodeHTMLAttribute } from 'entities';
+/** As a browser decodes an attribute value (HTML spec), e.g. `&#0000000104;` and `&commat;`. */
 export function decodeEntities(s: string): string {
-  if (!s.includes('&')) return s;
-  return s.replace(REF, (m, body: string) => {
-    if (body[0] === '#') {
-      const cp = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
-      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
-    }
-    const v = NAMED[body.toLowerCase()];
-    return v === undefined ? m : v;
-  });
+  return s.includes('&') ? decodeHTMLAttribute(s) : s;
 }
 
 /** Escape a URL for an attribute value written with `quote` ('"', "'" or '' for unquoted). */
 export function encodeAttribute(url: string, quote: string, ampAsEntity: boolean): string {
   let out = ampAsEntity ? url.replace(/&/g, '&amp;') : url;
+  // the part may be any charset and is edited byte-transparently: write non-ASCII as references
+  out = out.replace(/[^\x00-\x7e]/gu, (c) => `&#x${c.codePointAt(0)!.toString(16)};`);
   if (quote === '"') out = out.replace(/"/g, '&quot;');
   else if (quote === "'") out = out.replace(/'/g, '&#39;');
   return out;

@@ -34,7 +34,8 @@ export function parseStartTag(src: string, start: number): StartTag {
     if (i >= n) return { start, end: n, attrs };
     if (src[i] === '>') return { start, end: i + 1, attrs };
     const nameStart = i;
-    while (i < n && !isSpace(src.charCodeAt(i)) && src[i] !== '>' && src[i] !== '=' && !(src[i] === '/' && src[i + 1] === '>')) i++;
+    // "/" ends a name as in browsers: <img a/src="x"> has the attributes a and src
+    while (i < n && !isSpace(src.charCodeAt(i)) && src[i] !== '>' && src[i] !== '=' && src[i] !== '/') i++;
     if (i === nameStart) i++; // a stray "=" starts a name in HTML
     const name = src.slice(nameStart, i).toLowerCase();
     let j = i;

@@ -154,6 +154,11 @@ const HITS: [string, TrackingKind, string][] = [
   ['https://s0hu.mj.am/oo/BAAAAEZcpDNi/rfezordr/e.gif', 'open', 'mailjet.4'],
   ['https://s0hu.mj.am/lnk/AUcAAD8Pj0XD7HfR19AwYY7B/1/bIkTkIr3/aHR0cHM6Ly9leGFtcGxlLmNvbQ', 'click', 'mailjet.5'],
   ['https://news.example.com/lnk/AUcAAD8Pj0XD7HfR19AwYY7B/1/bIkTkIr3-OhieAnUf8R/aHR0cHM6Ly9leGFtcGxlLmNvbQ', 'click', 'mailjet.6'],
+  // 2026.11.29-4 additions
+  ['https://us.content.exclaimer.net/?url=https%3A%2F%2Fwww.instagram.com%2Fexample', 'click', 'exclaimer.click'],
+  ['https://eu.content.exclaimer.net/?url=https://example.com/&signature=AAAA1234', 'click', 'exclaimer.click'],
+  ['https://eu.content.exclaimer.net?url=https%3A%2F%2Fexample.com%2F&signature=AAAA1234', 'click', 'exclaimer.click'],
+  ['https://us.content.exclaimer.net/content/e4a1234b-0bcd-4ef0-a123-0b34c0567d8e/img/track/open.gif', 'open', 'exclaimer.open'],
 ];
 
 describe('tracker URLs are recognised', () => {
@@ -276,6 +281,12 @@ const MISSES: string[] = [
   'https://mailshake.com/',
   'https://www.moosend.com/',
   'https://exclaimer.com/',
+  'https://www.exclaimer.com/email-signature-analytics/',
+  'https://us.content.exclaimer.net/content/e4a1234b-0bcd-4ef0-a123-0b34c0567d8e/img/logo.png',
+  'https://eu.content.exclaimer.net/',
+  'https://img.exclaimer.net/abc123/banner.png',
+  'https://outlookclient.exclaimer.net/csua/Exclaimer.CloudSignatureUpdateAgent.Install.msi',
+  'https://portal.exclaimer.com/',
   'https://www.codetwo.com/email-signatures/',
   'https://terminus.com/',
   'https://www.lemlist.com/',

@@ -1,0 +1,81 @@
+/**
+ * Ways to hide a tracker from a filter that reads HTML, URLs and CSS less generously than mail
+ * clients do, and inputs that would make a naive filter take quadratic time. Each tracker must be
+ * gone; each slow input must finish (bounded by the test timeout) with a result or a RelayError.
+ */
+import { describe, expect, it } from 'vitest';
+import { RelayError } from '../../src/errors.js';
+import { rewriteMessage } from '../../src/rewrite/engine.js';
+import { loadRules } from '../../src/rewrite/rules/index.js';
+import { NO_CONSENT } from '../../src/rewrite/types.js';
+import { decodedText } from '../helpers/mime.js';
+
+const rules = loadRules();
+const RCPT = 'alice@example.org';
+
+function html(body: string, headers = 'Content-Type: text/html; charset=utf-8\r\n'): Buffer {
+  return Buffer.from(`From: a@example.com\r\nTo: ${RCPT}\r\nSubject: x\r\nMIME-Version: 1.0\r\n${headers}\r\n<html><body><p>Hello</p>${body}</body></html>\r\n`, 'latin1');
+}
+
+const PIXEL = 'unknown.example/o.gif';
+const MC = 'example.us5.list-manage.com/track/open.php?u=1&amp;id=2';
+
+const hidden: [string, string, string][] = [
+  ['a tab inside the scheme', `<img src="ht&#9;tps://${PIXEL}" width="1" height="1">`, PIXEL],
+  ['a newline inside the scheme', `<img src="ht\ntps://${PIXEL}" width="1" height="1">`, PIXEL],
+  ['backslashes for slashes', `<img src="https:\\\\${PIXEL}" width="1" height="1">`, PIXEL],
+  ['no slashes after the scheme', `<img src="https:${PIXEL}" width="1" height="1">`, PIXEL],
+  ['a control character before the URL', `<img src="\x01https://${PIXEL}" width="1" height="1">`, PIXEL],
+  ['a zero-padded numeric reference', `<img src="&#0000000104;ttps://${PIXEL}" width="1" height="1">`, PIXEL],
+  ['"/" between attributes', `<img a/src="https://${PIXEL}" width="1" height="1">`, PIXEL],
+  ['references inside a style attribute', `<div style="background:url&#40;https://${MC}&#41;">x</div>`, 'list-manage.com/track/open.php'],
+  ['CSS escapes in url(', `<div style="background:u\\72 l(https://${MC})">x</div>`, 'list-manage.com/track/open.php'],
+  ['-webkit-image-set with a plain string', `<div style="background-image:-webkit-image-set('https://${MC}' 1x)">x</div>`, 'list-manage.com/track/open.php'],
+  ['image-set in a style block', `<style>.a{background-image:image-set("https://${MC}" 1x)}</style>`, 'list-manage.com/track/open.php'],
+  ['an iframe srcdoc', `<iframe srcdoc="&lt;img src=https://${PIXEL}&gt;"></iframe>`, PIXEL],
+  ['a <base> decoy in data-href', `<base data-href="https://example.com/" href="https://t.example/u/${RCPT}/"><img src="logo.png">`, 'src="logo.png"'],
+];
+
+describe('trackers hidden from a strict parser', () => {
+  it.each(hidden)('%s', async (_name, body, gone) => {
+    const r = await rewriteMessage(html(body), { consent: NO_CONSENT, rules, recipients: [RCPT] });
+    expect(r.changed).toBe(true);
+    expect(await decodedText(r.output)).not.toContain(gone);
+    expect(await decodedText(r.output)).toContain('<p>Hello</p>');
+  });
+
+  it('the recipient spelled with a named reference is still the recipient', async () => {
+    const r = await rewriteMessage(html('<a href="https://www.example.com/offer?email=alice&commat;example.org&amp;x=1">offer</a>'), { consent: NO_CONSENT, rules, recipients: [RCPT] });
+    const text = await decodedText(r.output);
+    expect(text).not.toContain('email=');
+    expect(text).toContain('https://www.example.com/offer?x=1');
+  });
+
+  it('a rewritten URL with non-ASCII characters is written as references, valid in any charset', async () => {
+    const raw = html('<a href="https://www.example.com/caf&#233;?mc_eid=4f2a9c1e7b&amp;q=&#8364;">x</a>', 'Content-Type: text/html; charset=iso-8859-1\r\n');
+    const r = await rewriteMessage(raw, { consent: NO_CONSENT, rules, recipients: [RCPT] });
+    const out = r.output.toString('latin1');
+    expect(out).not.toContain('mc_eid');
+    expect(out).toMatch(/https:\/\/www\.example\.com\/caf(&#xe9;|%C3%A9)\?q=(&#x20ac;|%E2%82%AC)/);
+    expect([...out].every((c) => c.charCodeAt(0) < 0x80)).toBe(true);
+  });
+
+  it('two Content-Transfer-Encoding headers that disagree are refused', async () => {
+    const raw = html(`<img src="https://${MC}">`, 'Content-Type: text/html\r\nContent-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64\r\n');
+    await expect(rewriteMessage(raw, { consent: NO_CONSENT, rules })).rejects.toMatchObject({ code: 'MIME_MALFORMED' });
+  });
+});
+
+describe('inputs that are slow for naive patterns finish', () => {
+  const N = 40_000;
+  it.each([
+    ['base64 body with a long run of blanks and a bad character', Buffer.from(`From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nQUFB${' '.repeat(N)}!\r\n`)],
+    ['a URL followed by many closing parentheses', Buffer.from(`From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain\r\n\r\nsee http://a.example/${')'.repeat(N)}\r\n`)],
+    ['a style width followed by many blanks', html(`<img src="https://cdn.example.com/a.png" style="width:1${' '.repeat(N)}x">`)],
+    ['many <base tags', html('<base '.repeat(N))],
+  ])('%s', { timeout: 10_000 }, async (_name, raw) => {
+    const result: unknown = await rewriteMessage(raw, { consent: NO_CONSENT, rules }).catch((e: unknown) => e);
+    if (result instanceof Error) expect(result).toBeInstanceOf(RelayError);
+    else expect(Buffer.isBuffer((result as { output: unknown }).output)).toBe(true);
+  });
+});

@@ -13,6 +13,11 @@ import { RelayError } from '../errors.js';
 export interface TextCodec {
   readonly charset: string;
   readonly transparent: boolean;
+  /**
+   * The text detectors should read, same length as the decoded text (so offsets hold): for
+   * ISO-2022-JP, double-byte runs are masked, since their bytes look like ASCII but are kanji.
+   */
+  mask?(text: string): string;
   decode(bytes: Buffer): string;
   encode(text: string): Buffer;
 }
@@ -26,8 +31,22 @@ const LATIN1: TextCodec = {
   encode: (t) => Buffer.from(t, 'latin1'),
 };
 
+/**
+ * ISO-2022-JP (RFC 1468), the usual charset of Japanese mail: 7-bit, ASCII until ESC $ B (or
+ * ESC $ @) switches to JIS X 0208 pairs, ESC ( B or ESC ( J back. Edited byte-transparently; the
+ * JIS runs are masked for detection so that no "<img" is ever seen inside kanji.
+ */
+const ISO_2022_JP: TextCodec = {
+  charset: 'iso-2022-jp',
+  transparent: true,
+  decode: (b) => b.toString('latin1'),
+  encode: (t) => Buffer.from(t, 'latin1'),
+  mask: (t) => t.replace(/\x1b\$[@B][^\x1b]*/g, (run) => '\x01'.repeat(run.length)),
+};
+
 export function codecFor(charset: string | false | undefined, sample: Buffer, part: string): TextCodec {
   let name = (charset || 'us-ascii').trim().toLowerCase();
+  if (name === 'iso-2022-jp' || name === 'csiso2022jp') return ISO_2022_JP;
   const label = name.slice(0, 40);
   // "UTF-16" names no byte order; iconv-lite encodes it little-endian, so big-endian text (the
   // RFC 2781 default) would never round-trip. Pin the order the text itself uses.

@@ -147,7 +147,7 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
   const text = codec.decode(decoded);
   const edits: Edit[] = [];
   const findings: Finding[] = [];
-  for (const c of detector!.detect(text, { part })) {
+  for (const c of detector!.detect(codec.mask ? codec.mask(text) : text, { part })) {
     const v = classify(c, ctx);
     if (!v) continue;
     let action = decide(c, v, ctx.consent);

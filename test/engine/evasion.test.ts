@@ -79,3 +79,28 @@ describe('inputs that are slow for naive patterns finish', () => {
     else expect(Buffer.isBuffer((result as { output: unknown }).output)).toBe(true);
   });
 });
+
+describe('ISO-2022-JP (Japanese mail)', () => {
+  it('is inspected, not refused; bytes inside double-byte runs are never read as markup', async () => {
+    const jis = `\x1b$B<img src="https://${MC}">\x1b(B`; // kanji pairs whose bytes spell a tag
+    const raw = html(`<p>${jis}</p><img src="https://${MC}">`, 'Content-Type: text/html; charset=ISO-2022-JP\r\n');
+    const r = await rewriteMessage(raw, { consent: NO_CONSENT, rules });
+    const out = r.output.toString('latin1');
+    expect(r.changed).toBe(true);
+    expect(out).toContain(`<p>${jis}</p>`);
+    expect(out.split('list-manage.com/track/open.php')).toHaveLength(2);
+  });
+});
+
+describe('markup that htmlparser2 reads differently from browsers', () => {
+  it.each([
+    ['a comment closed by "--!>"', `<!-- note --!><img src="https://${MC}"><!-- -->`],
+    ['a CDATA section in HTML (a bogus comment ending at the first ">")', `<![CDATA[ x ><img src="https://${MC}"> ]]>`],
+    ['<style> inside SVG holds markup', `<svg><style><img src="https://${MC}"></style></svg>`],
+    ['<title> inside SVG holds markup', `<svg><title><img src="https://${MC}"></title></svg>`],
+    ['<style> inside MathML holds markup', `<math><style><img src="https://${MC}"></style></math>`],
+  ])('%s', async (_name, body) => {
+    const r = await rewriteMessage(html(body), { consent: NO_CONSENT, rules });
+    expect(await decodedText(r.output)).not.toContain('list-manage.com/track/open.php');
+  });
+});

@@ -60,11 +60,14 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
   if (!root) return;
   // document order, with an explicit stack: unclosed tags nest, and 10k nested <font>s must not
   // overflow the call stack
-  const stack: AnyNode[] = [root];
+  const stack: { node: AnyNode; foreign: boolean }[] = [{ node: root, foreign: false }];
   while (stack.length) {
-    const node = stack.pop()!;
-    if (node.type === 'comment') {
-      conditionalComment(src, from + (node.startIndex ?? 0), from + (node.endIndex ?? 0) + 1, out, ctx, depth, doc);
+    const { node, foreign } = stack.pop()!;
+    if (node.type === 'comment' || node.type === 'cdata' || node.type === 'directive') {
+      const start = from + (node.startIndex ?? 0);
+      const end = from + (node.endIndex ?? 0) + 1;
+      if (depth < 16) reparseHidden(src, start, end, out, ctx, depth, doc);
+      if (node.type === 'comment') conditionalComment(src, start, end, out, ctx, depth, doc);
       continue;
     }
     if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
@@ -72,9 +75,43 @@ function scanFragment(src: string, from: number, to: number, out: Candidate[], c
       // the first real <base> element counts (not one inside a comment or a style block)
       if (el.name === 'base' && doc.base === undefined && el.attribs['href'] !== undefined) doc.base = decodeEntities(el.attribs['href']);
       element(src, el, from, out);
+      // in SVG and MathML, <style>/<title>/<textarea> hold markup, not text: an <img> in there
+      // is parsed (and breaks out into HTML) by browsers, while htmlparser2 sees text
+      if (foreign && RAW_TEXT_IN_HTML.has(el.name) && el.startIndex !== null && el.endIndex !== null && depth < 16) {
+        const tag = parseStartTag(src, from + el.startIndex);
+        const close = src.toLowerCase().lastIndexOf(`</${el.name}`, from + el.endIndex + 1);
+        if (close > tag.end) scanFragment(src, tag.end, close, out, ctx, depth + 1, doc);
+      }
+      const inForeign = foreign || el.name === 'svg' || el.name === 'math';
+      for (let i = el.children.length - 1; i >= 0; i--) stack.push({ node: el.children[i]!, foreign: inForeign });
+      continue;
     }
-    if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
+    if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push({ node: node.children[i]!, foreign });
   }
+}
+
+const RAW_TEXT_IN_HTML = new Set(['style', 'title', 'textarea', 'xmp', 'noscript', 'noembed', 'noframes', 'iframe']);
+
+/**
+ * Browsers end a comment earlier than htmlparser2 in two cases: "--!>" closes "<!--", and a bogus
+ * comment ("<![CDATA[ ...", "<!x ...", "<? ...") ends at its first ">". Whatever htmlparser2 kept
+ * in the comment after that point is live markup for the client, so it is parsed too.
+ */
+function reparseHidden(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number, doc: DocumentState): void {
+  const raw = src.slice(start, end);
+  let browserEnd: number;
+  if (raw.startsWith('<!--')) {
+    const bang = raw.indexOf('--!>', 4);
+    if (bang < 0) return;
+    const dash = raw.indexOf('-->', 4);
+    if (dash >= 0 && dash < bang) return;
+    browserEnd = bang + 4;
+  } else {
+    const gt = raw.indexOf('>');
+    if (gt < 0) return;
+    browserEnd = gt + 1;
+  }
+  if (start + browserEnd < end) scanFragment(src, start + browserEnd, end, out, ctx, depth + 1, doc);
 }
 
 /**

@@ -52,8 +52,21 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   }
   const rules = loadRules(config.rules.file);
   const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
-  const audit = openAuditRecorder(config.dataDir);
-  const spool = await Spool.open(config.dataDir);
+  let audit: ReturnType<typeof openAuditRecorder>;
+  let spool: Spool;
+  try {
+    audit = openAuditRecorder(config.dataDir);
+    try {
+      spool = await Spool.open(config.dataDir);
+    } catch (err) {
+      await audit.close();
+      throw err;
+    }
+  } catch (err) {
+    // a store that opened is closed again: a failed start leaves no database handle behind
+    await consent.close();
+    throw err;
+  }
   const up = splitHostPort(config.upstream.address);
   const upstream = new SmtpUpstream({
     host: up.host,

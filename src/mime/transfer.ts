@@ -21,13 +21,15 @@ export function decodeBody(body: Buffer, enc: TransferEncoding, part: string): B
   switch (enc) {
     case 'base64': {
       const compact = body.toString('latin1').replace(/[\r\n\t ]+/g, '');
-      if (!B64_BODY.test(compact)) {
+      // concatenated encodings ("QQ==Qg==") pad in the middle; clients decode each run on its own
+      const runs = compact.match(/[^=]*=*/g)!.filter(Boolean);
+      if (!runs.every((r) => B64_BODY.test(r))) {
         throw new RelayError('ENCODING_BROKEN', `part ${part}: broken base64 (characters outside the base64 alphabet); cannot inspect it`);
       }
-      if (compact.replace(/=+$/, '').length % 4 === 1) {
+      if (runs.some((r) => r.replace(/=+$/, '').length % 4 === 1)) {
         throw new RelayError('ENCODING_BROKEN', `part ${part}: truncated base64 body; cannot inspect it`);
       }
-      return Buffer.from(compact, 'base64');
+      return runs.length === 1 ? Buffer.from(compact, 'base64') : Buffer.concat(runs.map((r) => Buffer.from(r, 'base64')));
     }
     case 'quoted-printable':
       return decodeQP(body);

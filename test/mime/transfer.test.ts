@@ -45,6 +45,10 @@ describe('base64 bodies', () => {
     expect(decodeBody(enc, 'base64', '1').equals(text)).toBe(true);
   });
 
+  it('decodes concatenated encodings with padding in the middle', () => {
+    expect(decodeBody(Buffer.from('PGI+\r\naGk=\r\nPC9iPg==\r\n'), 'base64', '1').toString()).toBe('<b>hi</b>');
+  });
+
   it.each([
     ['characters outside the alphabet', 'PGh0bWw+!!!'],
     ['truncated quantum', 'PGh0b'],

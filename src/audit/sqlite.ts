@@ -11,7 +11,7 @@ import type { Statement } from 'better-sqlite3';
 
 import { RelayError } from '../errors.js';
 import { normaliseAddress } from '../consent/address.js';
-import { openDatabase, sqliteError } from '../store/sqlite.js';
+import { openDatabase, guarded, sqliteError } from '../store/sqlite.js';
 import type { Migration, SqliteDatabase } from '../store/sqlite.js';
 import { auditEventSchema } from './events.js';
 import type { AuditEvent } from './events.js';
@@ -202,11 +202,7 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   private guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw this.fail(err);
-    }
+    return guarded(fn, 'AUDIT_UNAVAILABLE', 'audit log', this.file);
   }
 
   private fail(err: unknown): RelayError {

@@ -11,7 +11,7 @@ import type { Statement } from 'better-sqlite3';
 import { RelayError } from '../errors.js';
 import type { Consent } from '../rewrite/types.js';
 import { NO_CONSENT } from '../rewrite/types.js';
-import { openDatabase, sqliteError } from '../store/sqlite.js';
+import { openDatabase, guarded, sqliteError } from '../store/sqlite.js';
 import type { Migration, SqliteDatabase } from '../store/sqlite.js';
 import { normaliseAddress, validateAddress } from './address.js';
 import { ALL_SCOPES } from './store.js';
@@ -204,11 +204,7 @@ export class SqliteConsentStore implements ConsentStore {
   }
 
   private guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw this.fail(err);
-    }
+    return guarded(fn, 'CONSENT_STORE_UNAVAILABLE', 'consent store', this.file);
   }
 
   private fail(err: unknown): RelayError {

@@ -121,6 +121,15 @@ function fsError(err: unknown, code: ErrorCode, label: string, dir: string): Rel
  * Translate a better-sqlite3 (or file-system) failure into a RelayError that names the file and
  * the fix. RelayErrors pass through unchanged.
  */
+/** Run one database call; a failure becomes a RelayError of `code` naming the store and its file. */
+export function guarded<T>(fn: () => T, code: ErrorCode, label: string, file: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw sqliteError(err, code, label, file);
+  }
+}
+
 export function sqliteError(err: unknown, code: ErrorCode, label: string, file: string): RelayError {
   if (isRelayError(err)) return err;
   const sqliteCode = (err as { code?: unknown } | undefined)?.code;

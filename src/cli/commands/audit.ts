@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { AuditEventType } from '../../audit/events.js';
 import { AUDIT_KEY_FILE } from '../../audit/keys.js';
 import type { AuditQuery } from '../../audit/log.js';
 import { formatAudit, type AuditFormat } from '../../audit/report.js';
@@ -15,16 +14,8 @@ import type { Config } from '../../config/schema.js';
 import { RelayError } from '../../errors.js';
 import { writeStdout } from '../io.js';
 
-export interface AuditListOptions {
-  /** ISO-8601: rows at or after. */
-  readonly since?: string;
-  /** ISO-8601: rows before. */
-  readonly until?: string;
-  readonly recipient?: string;
-  readonly sender?: string;
-  readonly type?: AuditEventType;
-  /** The most recent N rows. */
-  readonly limit?: number;
+/** The audit log's own query (since/until as ISO-8601), plus how to print the rows. */
+export interface AuditListOptions extends AuditQuery {
   readonly format: AuditFormat;
 }
 

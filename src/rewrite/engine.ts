@@ -125,10 +125,10 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
   if (encodings.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Transfer-Encoding headers (${[...encodings].join(', ')}); cannot tell how clients will read it`);
   const inline = node.disposition !== 'attachment';
   const part = prefix + partNumber(node);
-  // a forwarded message is mail even when attached: opening it fires its beacons for our recipient
-  const isMessage = contentType === 'message/rfc822' || contentType === 'message/global';
+  // an inline forwarded message is shown as mail; an attached one is evidence and stays byte-identical
+  const isMessage = inline && (contentType === 'message/rfc822' || contentType === 'message/global');
   const detector = detectorFor(contentType);
-  if (isMessage ? false : !inline || !detector) return null;
+  if (!isMessage && (!inline || !detector)) return null;
 
   const body = bodyChunks.length === 1 ? bodyChunks[0]! : Buffer.concat(bodyChunks);
   if (body.length > limits.maxTextPartBytes * 1.4) {

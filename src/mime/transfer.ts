@@ -8,11 +8,36 @@ export type TransferEncoding = '7bit' | '8bit' | 'binary' | 'base64' | 'quoted-p
 
 const KNOWN = new Set<string>(['7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
 
-/** Normalise a Content-Transfer-Encoding value; absent means 7bit (RFC 2045 6.1). */
+/**
+ * Misspelt identity encodings ("7-bit", "8bits", "7 Bit", "8_bit", "\"7bit\""). Clients decode only
+ * the encodings they know (mailsplit/mailparser: base64 and quoted-printable; Thunderbird also
+ * uuencode and yEnc) and show a body under any other value as the bytes it carries, so these
+ * bodies reach the reader as they are and are inspected as they are.
+ */
+const IDENTITY_SPELLING = /^(?:([78])bits?|binary)$/;
+
+/**
+ * The encoding a value names, or null when it names none we can read. base64 and
+ * quoted-printable count only as bare tokens: a quoted or parametrised one is decoded by some
+ * clients and shown raw by others (mailsplit keeps "base64" quoted and does not decode it), and
+ * reading it either way would let the other reading hide markup, so it stays a refusal.
+ */
+export function canonicalTransferEncoding(value: string): TransferEncoding | null {
+  const token = value.replace(/\([^)]*\)/g, ' ').trim().toLowerCase();
+  if (KNOWN.has(token)) return token as TransferEncoding;
+  const compact = token.split(';')[0]!.replace(/["'\s_-]+/g, '');
+  const m = IDENTITY_SPELLING.exec(compact);
+  if (!m) return null;
+  return m[1] === undefined ? 'binary' : m[1] === '7' ? '7bit' : '8bit';
+}
+
+/** Normalise a Content-Transfer-Encoding value; absent or empty means 7bit (RFC 2045 6.1). */
 export function transferEncoding(value: string | false | undefined, part: string): TransferEncoding {
-  const v = (value || '7bit').trim().toLowerCase();
-  if (KNOWN.has(v)) return v as TransferEncoding;
-  throw new RelayError('ENCODING_BROKEN', `part ${part}: unknown Content-Transfer-Encoding "${v.slice(0, 40)}"; cannot inspect it, refusing to pass it through`);
+  const v = (value || '').trim();
+  if (!v) return '7bit';
+  const enc = canonicalTransferEncoding(v);
+  if (enc) return enc;
+  throw new RelayError('ENCODING_BROKEN', `part ${part}: unknown Content-Transfer-Encoding "${v.toLowerCase().slice(0, 40)}"; cannot inspect it, refusing to pass it through`);
 }
 
 const B64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -61,8 +61,24 @@ describe('transfer encoding names', () => {
   it.each([[undefined, '7bit'], ['BASE64', 'base64'], [' Quoted-Printable ', 'quoted-printable'], ['8bit', '8bit']] as const)('%s -> %s', (v, want) => {
     expect(transferEncoding(v, '1')).toBe(want);
   });
-  it('refuses an unknown encoding (fail closed)', () => {
-    expect(() => transferEncoding('x-uuencode', '2')).toThrow(/unknown Content-Transfer-Encoding/);
+  it.each([
+    ['7-bit', '7bit'],
+    ['8bits', '8bit'],
+    ['7 bit', '7bit'],
+    ['8-Bit', '8bit'],
+    [' 7BITS ', '7bit'],
+    ['8_bit', '8bit'],
+    ['"7bit"', '7bit'],
+    ['8bit (sent by Foo Mailer)', '8bit'],
+    ['7bit;', '7bit'],
+    ['Binary', 'binary'],
+    [' Quoted-Printable (soft breaks)', 'quoted-printable'],
+    ['', '7bit'],
+  ] as const)('identity and known spellings as clients read them: %j -> %s', (v, want) => {
+    expect(transferEncoding(v, '1')).toBe(want);
+  });
+  it.each(['x-uuencode', 'uuencode', 'x-yenc', 'base-64', 'quoted printable', '"base64"', 'base64;', '"quoted-printable"', '9bit', '7bitt', 'bit7', 'gzip'])('refuses an unknown encoding %j (fail closed)', (v) => {
+    expect(() => transferEncoding(v, '2')).toThrow(/unknown Content-Transfer-Encoding/);
   });
 });
 

@@ -2,32 +2,26 @@
  * Decides whether a candidate is a tracker, and which rule says so. Vendor rules (data) first,
  * then technique rules (elements no legitimate mail needs), then generic heuristics. Pure.
  */
-import type { RuleMatch, Technique } from './types.js';
+import type { Verdict } from './types.js';
 import type { Candidate, ClassifyContext } from './detectors/types.js';
+import type { Hint } from './analysis/types.js';
 import { containsRecipient } from './recipient.js';
 import { httpUrl, isProtectedLink, resolveDestination, stripParams } from './links.js';
 
-export interface Verdict extends RuleMatch {
-  readonly technique: Technique;
-  /** Click side: recovered destination (params already stripped), or null when opaque. */
-  readonly destination?: string | null;
-  /** Click side, ordinary link: the URL without per-recipient parameters. */
-  readonly cleaned?: string;
-  readonly params?: readonly string[];
-  /** A tracked link that must keep working (unsubscribe): kept, and said so. */
-  readonly protectedLink?: boolean;
-  readonly note?: string;
-}
 
 // Path shapes of open beacons. Only applied to remote loads, never to links (parcel tracking!).
 const BEACON_PATH = /\/(open|opened|opens|track|tracker|tracking|trace|trk|pixel|beacon|impression|imp|openrate)(?=[/._?=&]|$)|[?&](?:[a-z_]*=)?open(?=&|$)|\/(1x1|t|o|p|px|pixel|open|beacon|blank|spacer)\.(gif|png|jpg|php|aspx?)(?=\?.|$)/i;
 const SPACER_NAME = /\/(spacer|blank|transparent|clear|pixel_transparent|s)\.gif$/i;
 
-export function classify(c: Candidate, ctx: ClassifyContext): Verdict | null {
-  return c.kind === 'open' ? classifyOpen(c, ctx) : classifyClick(c, ctx, c.linkText ?? '');
+/**
+ * Order of evidence: a link the recipient needs (message-level protection) is never touched; then
+ * vendor rules; then what the message-level analysis concluded; then single-URL heuristics.
+ */
+export function classify(c: Candidate, ctx: ClassifyContext, hint?: Hint): Verdict | null {
+  return c.kind === 'open' ? classifyOpen(c, ctx, hint) : classifyClick(c, ctx, c.linkText ?? '', hint);
 }
 
-function classifyOpen(c: Candidate, ctx: ClassifyContext): Verdict | null {
+function classifyOpen(c: Candidate, ctx: ClassifyContext, hint: Hint | undefined): Verdict | null {
   const url = httpUrl(c.url);
   if (!url) {
     // iframe src=data:..., object data=cid:...: the element itself is the risk
@@ -36,6 +30,7 @@ function classifyOpen(c: Candidate, ctx: ClassifyContext): Verdict | null {
   }
   const vendor = ctx.rules.matchUrl(url, 'open') ?? ctx.rules.matchUrl(url, 'click');
   if (vendor) return { ruleId: vendor.ruleId, vendor: vendor.vendor, technique: c.technique };
+  if (hint?.verdict) return hint.verdict;
   if (c.alwaysTracking) return { ruleId: `technique.${c.technique}`, vendor: null, technique: c.technique };
   if (c.printOnly) return { ruleId: 'heuristic.print-beacon', vendor: null, technique: c.technique };
   if (c.quotedOnly) return { ruleId: 'heuristic.forward-beacon', vendor: null, technique: c.technique };
@@ -50,11 +45,15 @@ function classifyOpen(c: Candidate, ctx: ClassifyContext): Verdict | null {
   return null;
 }
 
-function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string): Verdict | null {
+function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string, hint: Hint | undefined): Verdict | null {
   if (c.technique === 'a-ping') return { ruleId: 'technique.a-ping', vendor: null, technique: 'a-ping' };
   const url = httpUrl(c.url);
   if (!url) return null;
   const match = ctx.rules.matchUrl(url, 'click');
+  if (hint?.protect) {
+    // kept as written; a known tracker is still recorded, so the audit shows what stayed and why
+    return match ? { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: null, protectedLink: true, note: `kept so that it keeps working: ${hint.protect}` } : null;
+  }
   if (match) {
     const dest = resolveDestination(url, ctx.rules);
     if (dest) {
@@ -67,6 +66,7 @@ function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string): Ve
     return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: null, note: 'opaque redirect: the destination is only in the vendor database' };
   }
   if (isProtectedLink(c.url, linkText)) return null;
+  if (hint?.verdict) return hint.verdict;
   const stripped = stripParams(c.url, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams);
   if (!stripped.removed.length) {
     // an unknown redirector that carries the recipient in its path: the link itself identifies them

@@ -3,15 +3,16 @@
  * the findings. Parts are rewritten by source position; every byte outside an edit is kept, and a
  * message with no edit comes back as the very same bytes.
  */
-import type { SplitterChunk } from '@zone-eu/mailsplit';
 import { RelayError, asRelayError } from '../errors.js';
-import { codecFor } from '../mime/charset.js';
+import { codecFor, type TextCodec } from '../mime/charset.js';
 import { depthOf, partNumber, splitMessage, type MimeNode } from '../mime/split.js';
-import { decodeBody, encodeBody, transferEncoding } from '../mime/transfer.js';
+import { decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
 import { applyEdits, editFor } from './actions/edits.js';
+import { analyseMessage } from './analysis/index.js';
+import type { Hints, MessageHeaders, PlacedCandidate } from './analysis/types.js';
 import { classify } from './classify.js';
 import { detectorFor } from './detectors/index.js';
-import { DEFAULT_ENGINE_POLICY, type ClassifyContext, type EnginePolicy } from './detectors/types.js';
+import { DEFAULT_ENGINE_POLICY, type Candidate, type ClassifyContext, type EnginePolicy } from './detectors/types.js';
 import { decide } from './policy.js';
 import { recipientNeedles } from './recipient.js';
 import type { RuleSet } from './rules/types.js';
@@ -56,29 +57,82 @@ export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise
   }
 }
 
+/**
+ * One message (the top level, or an inline message/rfc822 inside it), in four stages:
+ * read (split, decode, detect every text part) → analyse (all candidates of the message together)
+ * → decide (classify, policy, edits per part) → write (re-encode changed parts, join).
+ */
 async function rewriteAt(raw: Buffer, ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<RewriteResult> {
-  const chunks = await splitMessage(raw, limits);
-  const out: Buffer[] = [];
+  const read = await readParts(raw, ctx, limits, prefix, depth);
+  const hints = await analyseMessage({ candidates: read.candidates, headers: read.headers, ctx });
   const findings: Finding[] = [];
-  let changed = false;
+  let changed = read.headerFindings.length > 0;
+  for (const f of read.headerFindings) findings.push(f);
+  for (const seg of read.segments) {
+    if (Buffer.isBuffer(seg)) continue;
+    if (seg.nested || !seg.codec) {
+      for (const f of seg.nested?.findings ?? []) findings.push(f);
+      changed ||= seg.nested?.changed ?? false;
+      continue;
+    }
+    const decided = decidePart(seg, ctx, hints);
+    for (const f of decided.findings) findings.push(f);
+    if (decided.edits.length) {
+      seg.output = encodeBody(seg.codec.encode(applyEdits(seg.text, decided.edits)), seg.encoding);
+      changed = true;
+    }
+  }
+  if (!changed) return { output: raw, findings, changed: false };
+  let output: Buffer = Buffer.concat(read.segments.map((seg) => (Buffer.isBuffer(seg) ? seg : seg.output)));
+  if (!read.hasBinary) output = toCrlf(output);
+  return { output, findings, changed: true };
+}
+
+/** A text part the detectors read, and (after the decide stage) its bytes to write. */
+interface TextPart {
+  readonly part: string;
+  readonly contentType: string;
+  readonly encoding: TransferEncoding;
+  /** Null for an inline message/rfc822, whose bytes the nested result gives. */
+  readonly codec: TextCodec | null;
+  readonly text: string;
+  readonly candidates: readonly Candidate[];
+  /** The inner message's own result, for an inline message/rfc822 (then text is unused). */
+  readonly nested?: RewriteResult;
+  /** The part's body as it will be written: the original bytes unless an edit changed them. */
+  output: Buffer;
+}
+
+interface ReadMessage {
+  /** The message in order: bytes passed through as they are, and the inspected parts. */
+  readonly segments: (Buffer | TextPart)[];
+  readonly candidates: PlacedCandidate[];
+  readonly headers: MessageHeaders;
+  readonly headerFindings: Finding[];
+  readonly hasBinary: boolean;
+}
+
+async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<ReadMessage> {
+  const chunks = await splitMessage(raw, limits);
+  const segments: (Buffer | TextPart)[] = [];
+  const candidates: PlacedCandidate[] = [];
+  let headers: MessageHeaders = NO_HEADERS;
+  const headerFindings: Finding[] = [];
   let hasBinary = false;
   const children = new Map<MimeNode, number>();
 
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]!;
     if (chunk.type !== 'node') {
-      if (chunk.type === 'data' || chunk.type === 'body') out.push(chunk.value);
+      if (chunk.type === 'data' || chunk.type === 'body') segments.push(chunk.value);
       continue;
     }
     const node = chunk;
-    if (node.root && depth === 0) {
-      const removed = readReceiptHeaders(node, ctx);
-      if (removed.length) {
-        changed = true;
-        findings.push(...removed);
-      }
+    if (node.root) {
+      headers = headerView(node);
+      if (depth === 0) for (const f of readReceiptHeaders(node, ctx)) headerFindings.push(f);
     }
-    out.push(node.getHeaders());
+    segments.push(node.getHeaders());
     if (node.parentNode) children.set(node.parentNode, (children.get(node.parentNode) ?? 0) + 1);
     const nodeDepth = depth + depthOf(node);
     if (nodeDepth > limits.maxDepth) throw new RelayError('MESSAGE_TOO_COMPLEX', `MIME nesting deeper than ${limits.maxDepth} levels`);
@@ -91,32 +145,23 @@ async function rewriteAt(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
     const bodyChunks: Buffer[] = [];
     while (chunks[i + 1]?.type === 'body') bodyChunks.push((chunks[++i] as { value: Buffer }).value);
     if ((node.encoding || '').toLowerCase() === 'binary') hasBinary = true;
-    const result = await rewritePart(node, bodyChunks, ctx, limits, prefix, depth + depthOf(node));
-    if (result) {
-      out.push(result.body);
-      findings.push(...result.findings);
-      changed ||= result.changed;
-    } else {
-      out.push(...bodyChunks);
+    const part = await readPart(node, bodyChunks, ctx, limits, prefix, nodeDepth);
+    if (!part) {
+      for (const b of bodyChunks) segments.push(b);
+      continue;
     }
+    segments.push(part);
+    for (const c of part.candidates) candidates.push({ part: part.part, contentType: part.contentType, candidate: c });
   }
   for (const [node, count] of children) {
     // a boundary that never occurs hides every part in the preamble, trackers included
     if (node.multipart && count === 0) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: multipart/${node.multipart} whose boundary never occurs; cannot find its parts`);
   }
-  if (!changed) return { output: raw, findings, changed: false };
-  let output: Buffer = Buffer.concat(out);
-  if (!hasBinary) output = toCrlf(output);
-  return { output, findings, changed: true };
+  return { segments, candidates, headers, headerFindings, hasBinary };
 }
 
-interface PartResult {
-  readonly body: Buffer;
-  readonly findings: Finding[];
-  readonly changed: boolean;
-}
-
-async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<PartResult | null> {
+/** Decode and detect one leaf; null for parts nobody inspects (attachments, images, ...). */
+async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<TextPart | null> {
   const contentType = (node.contentType || 'text/plain').toLowerCase();
   // two Content-Type headers that disagree: a client may honour the one we did not inspect
   const declared = node.headers ? new Set(node.headers.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase())) : new Set<string>();
@@ -134,21 +179,27 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
   if (body.length > limits.maxTextPartBytes * 1.4) {
     throw new RelayError('MESSAGE_TOO_BIG', `part ${part}: ${contentType} part of ${body.length} bytes is over the ${limits.maxTextPartBytes}-byte inspection limit`);
   }
-  const enc = transferEncoding(node.encoding, part);
-  const decoded = decodeBody(body, enc, part);
+  const encoding = transferEncoding(node.encoding, part);
+  const decoded = decodeBody(body, encoding, part);
 
   if (isMessage) {
-    const inner = await rewriteAt(decoded, ctx, limits, `${part}.`, depth + 1);
-    if (!inner.changed) return { body, findings: inner.findings, changed: false };
-    return { body: encodeBody(inner.output, enc), findings: inner.findings, changed: true };
+    // the inner message is a message of its own: its own headers, its own analysis
+    const nested = await rewriteAt(decoded, ctx, limits, `${part}.`, depth + 1);
+    return { part, contentType, encoding, codec: null, text: '', candidates: [], nested, output: nested.changed ? encodeBody(nested.output, encoding) : body };
   }
 
   const codec = codecFor(node.charset, decoded, part);
   const text = codec.decode(decoded);
+  const candidates = detector!.detect(codec.mask ? codec.mask(text) : text, { part });
+  return { part, contentType, encoding, codec, text, candidates, output: body };
+}
+
+/** Classify every candidate of a part (with the message-level hints), decide, and plan edits. */
+function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints): { findings: Finding[]; edits: Edit[] } {
   const edits: Edit[] = [];
   const findings: Finding[] = [];
-  for (const c of detector!.detect(codec.mask ? codec.mask(text) : text, { part })) {
-    const v = classify(c, ctx);
+  for (const c of p.candidates) {
+    const v = classify(c, ctx, hints.get(c));
     if (!v) continue;
     let action = decide(c, v, ctx.consent);
     let edit = editFor(c, v, action);
@@ -163,7 +214,7 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
       technique: v.technique,
       ruleId: v.ruleId,
       vendor: v.vendor,
-      part,
+      part: p.part,
       span: [c.remove.start, c.remove.end],
       url: c.url,
       action,
@@ -172,9 +223,16 @@ async function rewritePart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyCo
       ...(v.note && action !== 'unwrap-link' ? { note: v.note } : {}),
     });
   }
-  if (!edits.length) return { body, findings, changed: false };
-  const newBytes = codec.encode(applyEdits(text, edits));
-  return { body: encodeBody(newBytes, enc), findings, changed: true };
+  return { findings, edits };
+}
+
+const NO_HEADERS: MessageHeaders = { get: () => [] };
+
+/** A message's header fields by name, values only ("Name:" and folding removed). */
+function headerView(node: MimeNode): MessageHeaders {
+  const h = node.headers;
+  if (!h) return NO_HEADERS;
+  return { get: (name) => h.get(name).map((line) => line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim()) };
 }
 
 const READ_RECEIPT_HEADERS = ['disposition-notification-to', 'return-receipt-to', 'x-confirm-reading-to'];

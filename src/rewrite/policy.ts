@@ -4,7 +4,7 @@
  */
 import type { Action, Consent, Technique, TrackingKind } from './types.js';
 import type { Candidate } from './detectors/types.js';
-import type { Verdict } from './classify.js';
+import type { Verdict } from './types.js';
 
 /** Which consent scope lets a technique's trackers stay. */
 export const SCOPE_OF: Readonly<Record<TrackingKind, keyof Consent>> = { open: 'opens', click: 'clicks' };

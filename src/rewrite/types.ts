@@ -76,6 +76,19 @@ export interface RuleMatch {
   readonly vendor: string | null;
 }
 
+/** The classifier's answer for one candidate: it tracks, by this rule, and what can be recovered. */
+export interface Verdict extends RuleMatch {
+  readonly technique: Technique;
+  /** Click side: recovered destination (params already stripped), or null when opaque. */
+  readonly destination?: string | null;
+  /** Click side, ordinary link: the URL without per-recipient parameters. */
+  readonly cleaned?: string;
+  readonly params?: readonly string[];
+  /** A tracked link that must keep working (unsubscribe): kept, and said so. */
+  readonly protectedLink?: boolean;
+  readonly note?: string;
+}
+
 /** One tracker seen in one part, and what was done with it. */
 export interface Finding extends RuleMatch {
   readonly kind: TrackingKind;

@@ -4,7 +4,7 @@
  */
 import type { Action, Edit } from '../types.js';
 import type { Candidate } from '../detectors/types.js';
-import type { Verdict } from '../classify.js';
+import type { Verdict } from '../types.js';
 import { encodeAttribute } from '../html/entities.js';
 import { TEXT_REPLACEMENT } from '../detectors/text.js';
 

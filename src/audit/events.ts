@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-import type { Action, Technique, TrackingKind } from '../rewrite/types.js';
+import { ACTIONS, TECHNIQUES, TRACKING_KINDS, type Action, type Technique, type TrackingKind } from '../rewrite/types.js';
 
 interface EventBase {
   /** ISO-8601 UTC. */
@@ -73,15 +73,6 @@ const base = {
   recipientHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a recipient hash (64 hex digits), not an address')),
 };
 
-const TECHNIQUES = [
-  'img', 'srcset', 'input-image', 'background-attr', 'css-url', 'css-import', 'css-font-face', 'link-rel',
-  'meta-refresh', 'media', 'media-poster', 'iframe', 'object', 'embed', 'applet', 'script', 'bgsound',
-  'svg-image', 'manifest', 'vml', 'amp', 'a-ping', 'read-receipt', 'tracked-link', 'tracking-param', 'text-link', 'text-param',
-] as const satisfies readonly Technique[];
-const ACTIONS = [
-  'remove-element', 'remove-attribute', 'drop-declaration', 'unwrap-link', 'neutralise-link', 'strip-params', 'remove-header', 'keep',
-] as const satisfies readonly Action[];
-
 export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('type', [
   z.object({
     ...base,
@@ -97,7 +88,7 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
   z.object({
     ...base,
     type: z.literal('finding'),
-    kind: z.enum(['open', 'click']),
+    kind: z.enum(TRACKING_KINDS),
     technique: z.enum(TECHNIQUES),
     vendor: z.string().nullable(),
     ruleId: z.string(),

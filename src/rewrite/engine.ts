@@ -13,7 +13,7 @@ import type { Hints, MessageHeaders, PlacedCandidate } from './analysis/types.js
 import { classify } from './classify.js';
 import { detectorFor } from './detectors/index.js';
 import { DEFAULT_ENGINE_POLICY, type Candidate, type ClassifyContext, type EnginePolicy } from './detectors/types.js';
-import { decide } from './policy.js';
+import { decide, fallback } from './policy.js';
 import { recipientNeedles } from './recipient.js';
 import type { RuleSet } from './rules/types.js';
 import type { Consent, Edit, Finding } from './types.js';
@@ -205,7 +205,7 @@ function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints): { findings
     let edit = editFor(c, v, action);
     if (action !== 'keep' && !edit) {
       // nothing to rewrite the URL into: fall back to removing it rather than keeping a tracker
-      action = c.kind === 'click' ? 'neutralise-link' : c.removeAction;
+      action = fallback(c, v);
       edit = editFor(c, v, action);
     }
     if (edit) edits.push(edit);

@@ -1,56 +1,99 @@
 /**
  * The policy: finding x consent -> action. This table is where behaviour is decided and where an
- * auditor reads it. Open-side beacons need `opens` consent to stay, click-side trackers `clicks`.
+ * auditor reads it: one row per technique (the vocabulary in types.ts), saying which consent scope
+ * lets the tracker stay and what happens without it. Nothing else picks an action.
  */
-import type { Action, Consent, Technique, TrackingKind } from './types.js';
+import type { Action, Consent, Technique } from './types.js';
 import type { Candidate } from './detectors/types.js';
 import type { Verdict } from './types.js';
 
-/** Which consent scope lets a technique's trackers stay. */
-export const SCOPE_OF: Readonly<Record<TrackingKind, keyof Consent>> = { open: 'opens', click: 'clicks' };
-
 /**
- * What happens to a tracker without consent, by technique. Open side: the beacon goes, in the
- * smallest unit that stops the fetch. Click side: decided per link (see `decide`).
+ * What happens without consent:
+ *  - remove:       the beacon goes, in the smallest unit that stops the fetch; the detector knows
+ *                  that unit (an <img>, a srcset attribute, a whole <source> inside <picture>, a
+ *                  CSS declaration), so the row lists the units this technique can have;
+ *  - per-link:     unwrap when the destination is recoverable, else neutralise; a link the
+ *                  recipient needs (unsubscribe, preferences, view online) is kept as written;
+ *  - strip-params: per-recipient parameters go; a URL that cannot be rewritten is neutralised;
+ *  - remove-header: the header field goes.
  */
-export const ACTION_WITHOUT_CONSENT: Readonly<Record<Technique, Action | 'per-link'>> = {
-  img: 'remove-element',
-  srcset: 'remove-attribute',
-  'input-image': 'remove-element',
-  'background-attr': 'remove-attribute',
-  'css-url': 'drop-declaration',
-  'css-import': 'drop-declaration',
-  'css-font-face': 'drop-declaration',
-  'link-rel': 'remove-element',
-  'meta-refresh': 'remove-element',
-  media: 'remove-element',
-  'media-poster': 'remove-attribute',
-  iframe: 'remove-element',
-  object: 'remove-element',
-  embed: 'remove-element',
-  applet: 'remove-element',
-  script: 'remove-element',
-  bgsound: 'remove-element',
-  'svg-image': 'remove-element',
-  manifest: 'remove-attribute',
-  vml: 'remove-element',
-  amp: 'remove-element',
-  'a-ping': 'remove-attribute',
-  'read-receipt': 'remove-header',
-  // links: unwrap when the destination is recoverable, else neutralise; params: strip
-  'tracked-link': 'per-link',
-  'text-link': 'per-link',
-  'tracking-param': 'strip-params',
-  'text-param': 'strip-params',
+export type Treatment = 'remove' | 'per-link' | 'strip-params' | 'remove-header';
+
+export interface PolicyRow {
+  /** The consent scope that lets this technique's trackers stay. */
+  readonly scope: keyof Consent;
+  readonly withoutConsent: Treatment;
+  /** Every action a finding of this technique may end with when the scope is not consented. */
+  readonly actions: readonly Action[];
+}
+
+const remove = (...actions: Action[]): PolicyRow => ({ scope: 'opens', withoutConsent: 'remove', actions });
+const PER_LINK: PolicyRow = { scope: 'clicks', withoutConsent: 'per-link', actions: ['unwrap-link', 'neutralise-link', 'keep'] };
+const STRIP: PolicyRow = { scope: 'clicks', withoutConsent: 'strip-params', actions: ['strip-params', 'neutralise-link'] };
+
+export const POLICY: Readonly<Record<Technique, PolicyRow>> = {
+  img: remove('remove-element'),
+  srcset: remove('remove-attribute', 'remove-element'),
+  'input-image': remove('remove-element'),
+  'background-attr': remove('remove-attribute'),
+  'css-url': remove('drop-declaration', 'remove-attribute'),
+  'css-import': remove('drop-declaration', 'remove-attribute'),
+  'css-font-face': remove('drop-declaration', 'remove-attribute'),
+  'link-rel': remove('remove-element'),
+  'meta-refresh': remove('remove-element'),
+  media: remove('remove-element'),
+  'media-poster': remove('remove-attribute'),
+  iframe: remove('remove-element'),
+  object: remove('remove-element'),
+  embed: remove('remove-element'),
+  applet: remove('remove-element'),
+  script: remove('remove-element'),
+  bgsound: remove('remove-element'),
+  'svg-image': remove('remove-element'),
+  manifest: remove('remove-attribute'),
+  vml: remove('remove-element', 'remove-attribute'),
+  amp: remove('remove-element'),
+  // a ping reports the click, so it needs clicks consent; the attribute goes, the link stays
+  'a-ping': { scope: 'clicks', withoutConsent: 'remove', actions: ['remove-attribute'] },
+  'read-receipt': { scope: 'opens', withoutConsent: 'remove-header', actions: ['remove-header'] },
+  'tracked-link': PER_LINK,
+  'text-link': PER_LINK,
+  'tracking-param': STRIP,
+  'text-param': STRIP,
 };
 
+/** The actions a finding of `technique` may have under `consent` (enforce mode). */
+export function allowedActions(technique: Technique, consent: Consent): readonly Action[] {
+  const row = POLICY[technique];
+  return consent[row.scope] ? ['keep'] : row.actions;
+}
+
 export function decide(c: Candidate, v: Verdict, consent: Consent): Action {
-  if (consent[SCOPE_OF[c.kind]]) return 'keep';
-  const a = ACTION_WITHOUT_CONSENT[v.technique];
-  if (a !== 'per-link') {
-    // the detector knows the removable unit (a srcset inside <picture> is a whole <source>)
-    return a === 'strip-params' ? a : c.removeAction;
+  const row = POLICY[v.technique];
+  if (consent[row.scope]) return 'keep';
+  switch (row.withoutConsent) {
+    case 'remove':
+      return pick(row, c.removeAction);
+    case 'remove-header':
+      return 'remove-header';
+    case 'strip-params':
+      return 'strip-params';
+    case 'per-link':
+      if (v.protectedLink) return 'keep';
+      return v.destination ? 'unwrap-link' : 'neutralise-link';
   }
-  if (v.protectedLink) return 'keep';
-  return v.destination ? 'unwrap-link' : 'neutralise-link';
+}
+
+/**
+ * What to do when the chosen action has nothing to edit (a URL with no slot to rewrite): remove
+ * rather than keep a tracker. Links lose their URL; beacons go by the detector's unit.
+ */
+export function fallback(c: Candidate, v: Verdict): Action {
+  const row = POLICY[v.technique];
+  return row.withoutConsent === 'per-link' || row.withoutConsent === 'strip-params' ? 'neutralise-link' : pick(row, c.removeAction);
+}
+
+function pick(row: PolicyRow, unit: Candidate['removeAction']): Action {
+  // a unit the table does not list for this technique is a detector bug: fail towards removal
+  return row.actions.includes(unit) ? unit : row.actions[0]!;
 }

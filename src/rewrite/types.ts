@@ -20,53 +20,59 @@ export function consentClass(c: Consent): string {
 }
 
 /** The tracking purpose a finding serves; decides which consent scope lets it stay. */
-export type TrackingKind = 'open' | 'click';
+export const TRACKING_KINDS = ['open', 'click'] as const;
+export type TrackingKind = (typeof TRACKING_KINDS)[number];
 
 /**
- * Where a URL was found. Open-side techniques make the client fetch on open;
- * click-side ones are followed by the reader.
+ * Where a URL was found: the technique vocabulary, declared here once. The policy table
+ * (policy.ts), the audit schema (audit/events.ts) and every report derive from this list.
+ * Open-side techniques make the client fetch on open; click-side ones are followed by the reader.
  */
-export type Technique =
+export const TECHNIQUES = [
   // open side (remote loads)
-  | 'img'
-  | 'srcset'
-  | 'input-image'
-  | 'background-attr'
-  | 'css-url'
-  | 'css-import'
-  | 'css-font-face'
-  | 'link-rel'
-  | 'meta-refresh'
-  | 'media'
-  | 'media-poster'
-  | 'iframe'
-  | 'object'
-  | 'embed'
-  | 'applet'
-  | 'script'
-  | 'bgsound'
-  | 'svg-image'
-  | 'manifest'
-  | 'vml'
-  | 'amp'
-  | 'a-ping'
-  | 'read-receipt'
+  'img',
+  'srcset',
+  'input-image',
+  'background-attr',
+  'css-url',
+  'css-import',
+  'css-font-face',
+  'link-rel',
+  'meta-refresh',
+  'media',
+  'media-poster',
+  'iframe',
+  'object',
+  'embed',
+  'applet',
+  'script',
+  'bgsound',
+  'svg-image',
+  'manifest',
+  'vml',
+  'amp',
+  'a-ping',
+  'read-receipt',
   // click side
-  | 'tracked-link'
-  | 'tracking-param'
-  | 'text-link'
-  | 'text-param';
+  'tracked-link',
+  'tracking-param',
+  'text-link',
+  'text-param',
+] as const;
+export type Technique = (typeof TECHNIQUES)[number];
 
-/** What the policy decided to do with a finding. */
-export type Action =
-  | 'remove-element' // the whole element (and its content) goes
-  | 'remove-attribute' // one attribute of an element goes (e.g. background, poster, srcset)
-  | 'drop-declaration' // one CSS declaration / at-rule goes
-  | 'unwrap-link' // the link now points to the real destination
-  | 'neutralise-link' // the link loses its URL, keeps its text
-  | 'strip-params' // per-recipient parameters removed, the link otherwise unchanged
-  | 'remove-header' // a header field removed (read-receipt requests, when configured)
-  | 'keep'; // consent given (or monitor mode): left as it was
+/** What the policy decided to do with a finding; declared once like the techniques. */
+export const ACTIONS = [
+  'remove-element', // the whole element (and its content) goes
+  'remove-attribute', // one attribute of an element goes (e.g. background, poster, srcset)
+  'drop-declaration', // one CSS declaration / at-rule goes
+  'unwrap-link', // the link now points to the real destination
+  'neutralise-link', // the link loses its URL, keeps its text
+  'strip-params', // per-recipient parameters removed, the link otherwise unchanged
+  'remove-header', // a header field removed (read-receipt requests, when configured)
+  'keep', // consent given, a link the recipient needs, or monitor mode: left as it was
+] as const;
+export type Action = (typeof ACTIONS)[number];
 
 /** A rule hit: which data row (or built-in heuristic) recognised the URL. */
 export interface RuleMatch {

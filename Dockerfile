@@ -21,7 +21,8 @@ ENV NODE_ENV=production
 COPY --from=build /app /app
 COPY config ./config
 COPY README.md LICENSE NOTICE ./
-RUN mkdir -p /data && chown node:node /data
+# 0700: the relay refuses a data directory others can read (a new named volume copies this mode)
+RUN install -d -m 0700 -o node -g node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 2525

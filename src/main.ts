@@ -21,6 +21,7 @@ import { rewriteMessage } from './rewrite/engine.js';
 import { loadRules } from './rewrite/rules/index.js';
 import { isLoopback } from './smtp/connect.js';
 import { createListener, type Listener } from './smtp/server.js';
+import { checkDataDir } from './store/dataDir.js';
 
 export interface RelayHandle {
   /** Where each listener actually listens (port 0 in the config resolves here). */
@@ -50,6 +51,8 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       );
     }
   }
+  // before any store: a data directory others can read is refused (exit 78), a missing one made 0700
+  checkDataDir(config.dataDir, { create: true });
   const rules = loadRules(config.rules.file);
   const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
   let audit: ReturnType<typeof openAuditRecorder>;

@@ -11,6 +11,7 @@ import { inspect } from 'node:util';
 
 import { RelayError } from '../errors.js';
 import { normaliseAddress } from '../consent/address.js';
+import { restrictMode } from '../store/dataDir.js';
 import { ensureDataDir } from '../store/sqlite.js';
 
 export const AUDIT_KEY_FILE = 'audit.key';
@@ -62,6 +63,8 @@ export function recipientHash(key: AuditKey, address: string): string {
 export function loadAuditKey(dataDir: string): AuditKey {
   ensureDataDir(dataDir, 'AUDIT_UNAVAILABLE', 'audit log');
   const file = join(dataDir, AUDIT_KEY_FILE);
+  // inside a private directory a too-open key was never reachable by others: tighten, then read
+  restrictMode(file);
   try {
     return readKey(file);
   } catch (err) {

@@ -210,6 +210,9 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // belt and braces: everything this process creates is private even where a mode is forgotten
+  // (the stores and the spool set their modes explicitly, see src/store/dataDir.ts)
+  if (process.platform !== 'win32') process.umask(0o077);
   let exit = 0;
   const program = buildProgram((c) => (exit = c));
   try {

@@ -4,6 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { RelayError, asRelayError } from '../errors.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictMode } from '../store/dataDir.js';
 import type { Envelope, RecipientFailure } from './types.js';
 
 /**
@@ -64,9 +65,12 @@ export class Spool {
 
   async init(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      // entries are messages: private whatever the umask or an older version left (see dataDir.ts)
+      restrictMode(this.dir, 'dir');
       for (const name of await readdir(this.dir)) {
         if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+        else restrictMode(join(this.dir, name));
       }
     } catch (err) {
       throw asRelayError(err, 'SPOOL_WRITE_FAILED', `spool ${this.dir} unusable`);
@@ -77,7 +81,7 @@ export class Spool {
   async enqueue(meta: SpoolMeta, raw: Buffer): Promise<string> {
     const id = newId();
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       await this.writeAtomically(id, meta, raw);
     } catch (err) {
       throw asRelayError(err, 'SPOOL_WRITE_FAILED', 'could not write to the spool');
@@ -182,7 +186,7 @@ export class Spool {
     const tmp = join(this.dir, `${TMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
     let fh: FileHandle | undefined;
     try {
-      fh = await open(tmp, 'wx', 0o600);
+      fh = await open(tmp, 'wx', PRIVATE_FILE_MODE);
       // JSON.stringify escapes newlines inside strings, so the header is exactly one line.
       await fh.writeFile(Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), raw]));
       await fh.sync();

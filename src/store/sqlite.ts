@@ -4,12 +4,13 @@
  * message tells an operator what to fix. Every store failure is temporary for SMTP (451): the
  * relay fails closed and the client retries once the operator has fixed it.
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
 import { RelayError, isRelayError } from '../errors.js';
+import { PRIVATE_FILE_MODE, assertPrivateMode, restrictMode, PRIVATE_DIR_MODE } from './dataDir.js';
 import type { ErrorCode } from '../errors.js';
 
 export type SqliteDatabase = Database.Database;
@@ -49,6 +50,10 @@ export function openDatabase(options: OpenDatabaseOptions): SqliteDatabase {
   const file = join(options.dataDir, options.fileName);
   let db: SqliteDatabase | undefined;
   try {
+    // SQLite would create the file 0644 whatever the umask, and gives -wal and -shm the mode of
+    // the database file: so the file is made here, 0600, and left ones of ours are tightened
+    closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+    for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) restrictMode(f);
     db = new Database(file);
     // busy_timeout first: the pragmas below may themselves need a lock
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
@@ -87,19 +92,28 @@ export function migrate(db: SqliteDatabase, migrations: readonly Migration[], co
   run.immediate();
 }
 
-/** Create the data directory (0700) if missing and check that it is a writable directory. */
+/**
+ * Create the data directory (0700) if missing and check that it is a writable directory that
+ * only its owner can enter (see dataDir.ts; a shared one is CONFIG_INVALID, exit 78).
+ */
 export function ensureDataDir(dir: string, code: ErrorCode, label: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // recursive mkdir returns the first directory it created, undefined if all existed
+    if (mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE }) !== undefined) restrictMode(dir, 'dir');
   } catch (err) {
+    if (isRelayError(err)) throw err;
     throw fsError(err, code, label, dir);
   }
+  let mode: number;
   try {
-    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    const st = statSync(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    mode = st.mode;
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw fsError(err, code, label, dir);
   }
+  assertPrivateMode(dir, mode);
 }
 
 function fsError(err: unknown, code: ErrorCode, label: string, dir: string): RelayError {
@@ -138,7 +152,8 @@ export function sqliteError(err: unknown, code: ErrorCode, label: string, file: 
   let why: string;
   if (c.startsWith('SQLITE_BUSY') || c.startsWith('SQLITE_LOCKED')) {
     why = `${file} is locked by another connection (${c}); retry shortly, and if it persists find the process holding it (a long transaction, an open sqlite3 shell, a backup tool)`;
-  } else if (c.startsWith('SQLITE_CANTOPEN')) {
+  } else if (c.startsWith('SQLITE_CANTOPEN') || c === 'EISDIR' || c === 'EACCES' || c === 'EPERM') {
+    // (the E* codes: creating the file ourselves, before SQLite, failed the same way)
     why = `cannot open ${file}; check that it is a regular file and that its directory exists and is writable by the user running consent-relay`;
   } else if (c === 'SQLITE_NOTADB' || c.startsWith('SQLITE_CORRUPT')) {
     why = `${file} is not a valid SQLite database or is damaged (${c}); move it aside and restore it from a backup`;

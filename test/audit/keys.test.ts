@@ -1,10 +1,10 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { RECIPIENT_HASH, loadAuditKey, recipientHash } from '../../src/audit/keys.js';
+import { AuditKey, RECIPIENT_HASH, loadAuditKey, recipientHash } from '../../src/audit/keys.js';
 import { RelayError } from '../../src/errors.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
 
@@ -55,14 +55,6 @@ describe('audit key', () => {
 
   it.each([
     ['a truncated key', (f: string) => writeFileSync(f, Buffer.alloc(7), { mode: 0o600 }), /is 7 bytes, expected 32: restore it from backup/],
-    [
-      'a key readable by others',
-      (f: string) => {
-        writeFileSync(f, Buffer.alloc(32));
-        chmodSync(f, 0o644);
-      },
-      /readable by other users; run: chmod 600/,
-    ],
   ])('refuses %s with AUDIT_UNAVAILABLE', (_name, setup, message) => {
     setup(join(tmp.path, 'audit.key'));
     let err: unknown;
@@ -74,5 +66,26 @@ describe('audit key', () => {
     expect(err).toBeInstanceOf(RelayError);
     expect((err as RelayError).code).toBe('AUDIT_UNAVAILABLE');
     expect((err as RelayError).message).toMatch(message);
+  });
+
+  it('a key left readable by others inside the private data directory is tightened to 0600 and used', () => {
+    const f = join(tmp.path, 'audit.key');
+    writeFileSync(f, Buffer.alloc(32, 7));
+    chmodSync(f, 0o644);
+    expect(loadAuditKey(tmp.path).hmac('x')).toBe(new AuditKey(Buffer.alloc(32, 7)).hmac('x'));
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+  });
+
+  it('in a data directory others can enter: CONFIG_INVALID (exit 78), and no key is made', () => {
+    chmodSync(tmp.path, 0o755);
+    let err: unknown;
+    try {
+      loadAuditKey(tmp.path);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as RelayError).code).toBe('CONFIG_INVALID');
+    expect((err as RelayError).message).toBe(`data directory ${tmp.path} is readable by group/other (mode 0755); run: chmod 700 ${tmp.path}`);
+    expect(existsSync(join(tmp.path, 'audit.key'))).toBe(false);
   });
 });

@@ -26,8 +26,13 @@ export interface RelayProcess {
 }
 
 /** Start `consent-relay serve ARGS` and wait for its "listening" line. */
-export async function spawnRelay(args: string[], timeoutMs = 15_000): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnRelay(args: string[], timeoutMs = 15_000, opts: { readonly umask?: string } = {}): Promise<RelayProcess> {
+  const argv = [BIN, 'serve', ...args];
+  // a umask is set by the shell that then becomes the relay, as a service manager would
+  const child =
+    opts.umask === undefined
+      ? spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   child.stdout!.on('data', (c: Buffer) => (stderr += c.toString()));

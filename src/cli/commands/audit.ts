@@ -12,6 +12,7 @@ import { formatAudit, type AuditFormat } from '../../audit/report.js';
 import { AUDIT_DB_FILE, SqliteAuditLog } from '../../audit/sqlite.js';
 import type { Config } from '../../config/schema.js';
 import { RelayError } from '../../errors.js';
+import { checkDataDir } from '../../store/dataDir.js';
 import { writeStdout } from '../io.js';
 
 /** The audit log's own query (since/until as ISO-8601), plus how to print the rows. */
@@ -21,7 +22,7 @@ export interface AuditListOptions extends AuditQuery {
 
 export async function auditListCommand(config: Config, opts: AuditListOptions): Promise<number> {
   const db = join(config.dataDir, AUDIT_DB_FILE);
-  if (!existsSync(db)) {
+  if (!checkDataDir(config.dataDir, { create: false }) || !existsSync(db)) {
     process.stderr.write(`consent-relay: no audit log at ${db} yet (nothing relayed with this data directory; check --data-dir or dataDir in --config)\n`);
     await writeStdout(formatAudit([], opts.format));
     return 0;

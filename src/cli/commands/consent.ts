@@ -16,6 +16,7 @@ import { CONSENT_DB_FILE, SqliteConsentStore } from '../../consent/sqlite.js';
 import type { ConsentEvent, ConsentScope, ConsentState, ConsentStore } from '../../consent/store.js';
 import { RelayError } from '../../errors.js';
 import { NO_CONSENT } from '../../rewrite/types.js';
+import { checkDataDir } from '../../store/dataDir.js';
 import { oneLine } from '../../store/table.js';
 import { writeStdout } from '../io.js';
 
@@ -110,6 +111,7 @@ async function withStore<T>(config: Config, fn: (store: ConsentStore) => Promise
 
 async function withExistingStore<T>(config: Config, fn: (store: ConsentStore) => Promise<T>): Promise<T> {
   const file = join(config.dataDir, CONSENT_DB_FILE);
+  checkDataDir(config.dataDir, { create: false });
   if (existsSync(file)) return withStore(config, fn);
   process.stderr.write(`consent-relay: no consent store at ${file} yet (nothing recorded with this data directory; check --data-dir or dataDir in --config)\n`);
   return fn(EMPTY_STORE);

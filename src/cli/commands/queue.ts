@@ -7,14 +7,17 @@
 import type { Config } from '../../config/schema.js';
 import { dropQueue, listQueue, retryQueue } from '../../delivery/queueCommands.js';
 import { Spool } from '../../delivery/spool.js';
+import { checkDataDir } from '../../store/dataDir.js';
 import { writeStdout } from '../io.js';
 
 export async function queueListCommand(config: Config): Promise<number> {
+  checkDataDir(config.dataDir, { create: false });
   await writeStdout(await listQueue(new Spool(config.dataDir)));
   return 0;
 }
 
 export async function queueRetryCommand(config: Config, opts: { readonly id: string }): Promise<number> {
+  checkDataDir(config.dataDir, { create: false });
   const n = await retryQueue(new Spool(config.dataDir), opts.id);
   const scan = `a running relay retries at its next spool scan (every ${seconds(config.spool.scanInterval)})`;
   let text: string;
@@ -25,6 +28,7 @@ export async function queueRetryCommand(config: Config, opts: { readonly id: str
 }
 
 export async function queueDropCommand(config: Config, opts: { readonly id: string }): Promise<number> {
+  checkDataDir(config.dataDir, { create: false });
   await dropQueue(new Spool(config.dataDir), opts.id);
   await writeStdout(`dropped entry ${opts.id}: it will not be delivered and no bounce is sent\n`);
   return 0;

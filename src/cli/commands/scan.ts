@@ -10,6 +10,7 @@ import { RelayError } from '../../errors.js';
 import { rewriteMessage } from '../../rewrite/engine.js';
 import { loadRules } from '../../rewrite/rules/index.js';
 import { NO_CONSENT, consentClass, type Consent, type Finding } from '../../rewrite/types.js';
+import { checkDataDir } from '../../store/dataDir.js';
 import { readInput, writeStdout } from '../io.js';
 
 export interface ScanOptions {
@@ -56,7 +57,7 @@ export async function scanCommand(config: Config, opts: ScanOptions): Promise<nu
 
 async function lookupConsent(dataDir: string, recipient: string): Promise<Consent> {
   // scanning must not create a store as a side effect: no store means no consent recorded
-  if (!existsSync(join(dataDir, 'consent.db'))) return NO_CONSENT;
+  if (!checkDataDir(dataDir, { create: false }) || !existsSync(join(dataDir, 'consent.db'))) return NO_CONSENT;
   const store = new SqliteConsentStore(dataDir);
   try {
     const map = await store.lookup([recipient]);

@@ -20,6 +20,8 @@ export const ERRORS = {
   CHARSET_UNSUPPORTED: { smtp: 451, enhanced: '4.6.3', temporary: true, exit: 65 },
   ENCODING_BROKEN: { smtp: 451, enhanced: '4.6.0', temporary: true, exit: 65 },
   MESSAGE_TOO_COMPLEX: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65 },
+  // bare CR or LF in DATA with smtp.bareLineEndings: reject (otherwise they are made CRLF)
+  BARE_LINE_ENDINGS: { smtp: 550, enhanced: '5.5.2', temporary: false, exit: 65 },
   MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', temporary: false, exit: 65 },
   FILTER_FAILED: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 70 },
   // stores

@@ -111,6 +111,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       const listener = createListener({
         hostname: l.hostname ?? config.hostname,
         maxMessageSize: config.limits.maxMessageSize,
+        bareLineEndings: config.smtp.bareLineEndings,
         maxRecipients: config.limits.maxRecipients,
         maxClients: config.limits.maxClients,
         consent,

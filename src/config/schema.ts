@@ -69,6 +69,12 @@ export const configSchema = z.strictObject({
       file: z.string().min(1).optional(),
     })
     .default({}),
+  smtp: z
+    .strictObject({
+      /** Bare CR or LF in a message: made CRLF before inspection (normalise) or refused with 550 5.5.2 (reject). */
+      bareLineEndings: z.enum(['normalise', 'reject']).default('normalise'),
+    })
+    .default({ bareLineEndings: 'normalise' }),
   limits: z
     .strictObject({
       maxMessageSize: size.default(50 * 1024 * 1024),

@@ -4,6 +4,8 @@
  * upstream said. Returns the reply the client gets.
  *
  * Fail closed: an engine or audit failure before delivery is a 451 and nothing is sent.
+ * `raw` is canonical (CRLF only, made so at DATA) and each copy is handed to the upstream as the
+ * engine returned it.
  */
 import type { Logger } from 'pino';
 import type { Spool } from '../delivery/spool.js';
@@ -11,6 +13,7 @@ import { deliverTransaction, type Reply, type TransactionOptions } from '../deli
 import type { Copy } from '../delivery/types.js';
 import type { Upstream } from '../delivery/upstream.js';
 import { RelayError, asRelayError } from '../errors.js';
+import { isCanonical } from '../mime/canonical.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
@@ -105,6 +108,9 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
   for (const [key, { consent, to }] of classes) {
     const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy });
     if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
+    // nodemailer makes bare CR/LF into CRLF on the way out: bytes that are not canonical would
+    // reach the upstream different from what was inspected
+    if (!isCanonical(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
     const raw = deps.mode === 'monitor' ? tx.raw : result.output;
     out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });

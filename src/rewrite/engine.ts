@@ -2,8 +2,12 @@
  * The stripping engine: raw message + a consent class -> the bytes those recipients receive, and
  * the findings. Parts are rewritten by source position; every byte outside an edit is kept, and a
  * message with no edit comes back as the very same bytes.
+ *
+ * Input contract: `raw` is canonical (every line ends in CRLF; the listener and `scan` make it so).
+ * The output is canonical too, so the upstream receives exactly these bytes.
  */
 import { RelayError, asRelayError } from '../errors.js';
+import { toCanonical } from '../mime/canonical.js';
 import { codecFor, type TextCodec } from '../mime/charset.js';
 import { depthOf, partNumber, splitMessage, type MimeNode } from '../mime/split.js';
 import { decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
@@ -83,8 +87,9 @@ async function rewriteAt(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
     }
   }
   if (!changed) return { output: raw, findings, changed: false };
-  let output: Buffer = Buffer.concat(read.segments.map((seg) => (Buffer.isBuffer(seg) ? seg : seg.output)));
-  if (!read.hasBinary) output = toCrlf(output);
+  // the input is canonical (CRLF only, see mime/canonical.ts); a re-encoded part or a header block
+  // mailsplit rebuilt must not add a bare line ending that a later library would rewrite
+  const output = toCanonical(Buffer.concat(read.segments.map((seg) => (Buffer.isBuffer(seg) ? seg : seg.output))));
   return { output, findings, changed: true };
 }
 
@@ -109,7 +114,6 @@ interface ReadMessage {
   readonly candidates: PlacedCandidate[];
   readonly headers: MessageHeaders;
   readonly headerFindings: Finding[];
-  readonly hasBinary: boolean;
 }
 
 async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<ReadMessage> {
@@ -118,7 +122,6 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
   const candidates: PlacedCandidate[] = [];
   let headers: MessageHeaders = NO_HEADERS;
   const headerFindings: Finding[] = [];
-  let hasBinary = false;
   const children = new Map<MimeNode, number>();
 
   for (let i = 0; i < chunks.length; i++) {
@@ -144,7 +147,6 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
     // the node's body is the run of body chunks that follows it
     const bodyChunks: Buffer[] = [];
     while (chunks[i + 1]?.type === 'body') bodyChunks.push((chunks[++i] as { value: Buffer }).value);
-    if ((node.encoding || '').toLowerCase() === 'binary') hasBinary = true;
     const part = await readPart(node, bodyChunks, ctx, limits, prefix, nodeDepth);
     if (!part) {
       for (const b of bodyChunks) segments.push(b);
@@ -157,7 +159,7 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
     // a boundary that never occurs hides every part in the preamble, trackers included
     if (node.multipart && count === 0) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: multipart/${node.multipart} whose boundary never occurs; cannot find its parts`);
   }
-  return { segments, candidates, headers, headerFindings, hasBinary };
+  return { segments, candidates, headers, headerFindings };
 }
 
 /** Decode and detect one leaf; null for parts nobody inspects (attachments, images, ...). */
@@ -251,18 +253,4 @@ function readReceiptHeaders(node: MimeNode, ctx: ClassifyContext): Finding[] {
     found.push({ kind: 'open', technique: 'read-receipt', ruleId: `header.${key}`, vendor: null, part: 'header', span: [0, 0], url: '', action: 'remove-header' });
   }
   return found;
-}
-
-/** Bare LF and bare CR become CRLF (mailsplit can add a bare LF; SMTP wants CRLF). */
-function toCrlf(buf: Buffer): Buffer {
-  let bare = false;
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i];
-    if ((c === 0x0a && buf[i - 1] !== 0x0d) || (c === 0x0d && buf[i + 1] !== 0x0a)) {
-      bare = true;
-      break;
-    }
-  }
-  if (!bare) return buf;
-  return Buffer.from(buf.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
 }

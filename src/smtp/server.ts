@@ -9,7 +9,7 @@ import type { ConsentStore } from '../consent/store.js';
 import { isRelayError } from '../errors.js';
 import { relayMessage, type RelayDeps } from '../pipeline/relay.js';
 import { checkConnect } from './connect.js';
-import { readMessage } from './data.js';
+import { readMessage, type BareLineEndings } from './data.js';
 import { checkMailFrom } from './mail-from.js';
 import { checkRcptTo } from './rcpt-to.js';
 import { fromRelayError, smtpError } from './reply.js';
@@ -18,6 +18,7 @@ import { Sessions } from './session.js';
 export interface ListenerOptions {
   readonly hostname: string;
   readonly maxMessageSize: number;
+  readonly bareLineEndings: BareLineEndings;
   readonly maxRecipients: number;
   readonly maxClients: number;
   readonly consent: ConsentStore;
@@ -78,7 +79,7 @@ export function createListener(o: ListenerOptions): Listener {
       inFlight++;
       const queueId = randomBytes(9).toString('base64url');
       void (async () => {
-        const raw = await readMessage(stream, o.maxMessageSize);
+        const raw = await readMessage(stream, { maxBytes: o.maxMessageSize, bareLineEndings: o.bareLineEndings });
         if (!Buffer.isBuffer(raw)) return cb(raw);
         const state = sessions.get(session.id);
         const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));

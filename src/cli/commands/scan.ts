@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { SqliteConsentStore } from '../../consent/sqlite.js';
 import { RelayError } from '../../errors.js';
+import { toCanonical } from '../../mime/canonical.js';
 import { rewriteMessage } from '../../rewrite/engine.js';
 import { loadRules } from '../../rewrite/rules/index.js';
 import { NO_CONSENT, consentClass, type Consent, type Finding } from '../../rewrite/types.js';
@@ -30,7 +31,8 @@ export interface ScanReport {
 
 export async function scanCommand(config: Config, opts: ScanOptions): Promise<number> {
   if (opts.json && !opts.out) throw new RelayError('USAGE', '--json writes the report on stdout, so it needs --out FILE for the message');
-  const raw = await readInput(opts.file);
+  // read as the relay reads it: line endings made CRLF before inspection
+  const raw = toCanonical(await readInput(opts.file));
   const rules = loadRules(config.rules.file);
   const consent = opts.recipient ? await lookupConsent(config.dataDir, opts.recipient) : NO_CONSENT;
   const result = await rewriteMessage(raw, {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import iconv from 'iconv-lite';
 import { leaves } from '../src/mime/leaves.js';
 import { decodeEntities } from '../src/rewrite/html/entities.js';
 import { packageRoot } from '../src/paths.js';
@@ -64,11 +65,25 @@ export function loadLabels(dir = corpusDir()): CorpusLabels {
   return parsed;
 }
 
-/** Top-level header block (List-Unsubscribe lives there) and every decoded text part. */
+const ENCODED_WORD = /=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=/g;
+
+/** RFC 2047 encoded words decoded (whitespace between adjacent words dropped), as mail clients show headers. */
+export function decodeWords(value: string): string {
+  return value.replace(/(\?=)\s+(?==\?)/g, '$1').replace(ENCODED_WORD, (_all, charset: string, enc: string, text: string) => {
+    const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    const cs = charset.replace(/\*.*$/, '');
+    return iconv.encodingExists(cs) ? iconv.decode(bytes, cs) : bytes.toString('latin1');
+  });
+}
+
+/** Top-level header block (List-Unsubscribe lives there, raw and as clients decode it) and every decoded text part. */
 export async function visibleText(raw: Buffer): Promise<string> {
-  const end = raw.indexOf('\r\n\r\n');
-  const head = (end < 0 ? raw : raw.subarray(0, end)).toString('latin1').replace(/\r\n[ \t]+/g, ' ');
-  return [head, ...(await textParts(raw, ''))].join('\n');
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf;
+  const head = (end < 0 ? raw : raw.subarray(0, end)).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const decoded = head.includes('=?') ? [decodeWords(head)] : [];
+  return [head, ...decoded, ...(await textParts(raw, ''))].join('\n');
 }
 
 async function textParts(raw: Buffer, _prefix: string): Promise<string[]> {

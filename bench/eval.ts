@@ -18,6 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { rewriteMessage } from '../src/rewrite/engine.js';
 import { loadRules } from '../src/rewrite/rules/index.js';
 import { NO_CONSENT, type Finding } from '../src/rewrite/types.js';
+import { HALVES, evaluateHalf, knownFrom, knownMissesPath, mailDirs, readKnownMisses, writeKnownMisses } from './real.js';
+import { listMisses, ratchetText, sideBySide } from './real-report.js';
 import { contains, containsWhole, corpusDir, haystackOf, isTracker, loadLabels, type Family, type MessageLabel, type TrackerLabel } from './corpus.js';
 
 export const TARGETS = Object.freeze({ recall: 0.99, unwrap: 0.95, falsePositiveRate: 0.005 });
@@ -58,6 +60,8 @@ export interface EvalReport {
   readonly byFamily: Readonly<Record<string, Metrics>>;
   readonly byVendor: Readonly<Record<string, Metrics>>;
   readonly byVariant: Readonly<Record<string, Metrics>>;
+  /** Open (pixel) and click (link) trackers apart. */
+  readonly byKind: Readonly<Record<string, Metrics>>;
   /** Trackers still present in the output. */
   readonly missed: readonly Miss[];
   /** Decodable trackers whose destination is not in the output. */
@@ -124,6 +128,7 @@ export async function evaluate(opts: EvaluateOptions = {}): Promise<EvalReport> 
   const byFamily = new Groups();
   const byVendor = new Groups();
   const byVariant = new Groups();
+  const byKind = new Groups();
   const missed: Miss[] = [];
   const notUnwrapped: Miss[] = [];
   const falsePositives: Miss[] = [];
@@ -148,7 +153,7 @@ export async function evaluate(opts: EvaluateOptions = {}): Promise<EvalReport> 
     for (const u of msg.urls) {
       const groups: Metrics[] = [overall, byFamily.get(msg.family, msg.file)];
       if (isTracker(u)) {
-        groups.push(byTechnique.get(u.technique, msg.file), byVendor.get(u.vendor ?? '(unknown vendor)', msg.file));
+        groups.push(byTechnique.get(u.technique, msg.file), byVendor.get(u.vendor ?? '(unknown vendor)', msg.file), byKind.get(u.kind, msg.file));
         if (u.variant) groups.push(byVariant.get(u.variant, msg.file));
         const gone = output === null || !contains(output, u.url);
         const unwrapped = u.decodable && output !== null && u.destination !== undefined && containsWhole(output, u.destination);
@@ -180,6 +185,7 @@ export async function evaluate(opts: EvaluateOptions = {}): Promise<EvalReport> 
     byFamily: byFamily.record(),
     byVendor: byVendor.record(),
     byVariant: byVariant.record(),
+    byKind: byKind.record(),
     missed,
     notUnwrapped,
     falsePositives,
@@ -257,7 +263,32 @@ export function meetsTargets(r: EvalReport): boolean {
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
+  const argv = process.argv.slice(2);
+  const flag = (f: string): boolean => argv.includes(f);
   const report = await evaluate();
-  console.log(formatReport(report, !process.argv.includes('--summary')));
-  process.exitCode = meetsTargets(report) && !report.errors.length ? 0 : 1;
+  console.log(formatReport(report, !flag('--summary')));
+  const rules = loadRules();
+  const halves = [];
+  for (const half of HALVES) halves.push(await evaluateHalf(half, rules));
+  console.log(`\n== real mail (fixtures/real/; message bytes from ${mailDirs()[0] ?? 'beside the labels'} or beside the labels)\n`);
+  console.log(sideBySide(report, halves));
+  const warnings = halves.flatMap((h) => h.warnings);
+  if (warnings.length) console.log(`\nlabel warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}`);
+  if (flag('--verbose')) console.log(listMisses(halves, { showHeldout: flag('--show-heldout') }));
+  const misses = halves.flatMap((h) => h.misses);
+  const scored = new Set(halves.flatMap((h) => h.scored));
+  if (flag('--update-known-misses')) {
+    const absent = halves.reduce((n, h) => n + h.metrics.missing, 0);
+    if (absent) {
+      console.error(`\nnot updating known misses: ${absent} labelled message(s) are not on this machine (set CONSENT_RELAY_REAL_MAIL)`);
+      process.exitCode = 1;
+    } else {
+      writeKnownMisses(knownFrom(misses));
+      console.log(`\nwrote ${knownMissesPath()} (${misses.length} misses)`);
+    }
+  } else {
+    const ratchet = ratchetText(misses, readKnownMisses(), scored);
+    console.log(`\n${ratchet.text}`);
+    process.exitCode = meetsTargets(report) && !report.errors.length && ratchet.ok ? 0 : 1;
+  }
 }

@@ -1,6 +1,19 @@
 /**
  * Every error the relay turns into an SMTP reply or a CLI exit is a RelayError: a code, whether it
  * is temporary, and the SMTP reply it maps to. Defined in one table so the replies are reviewable.
+ *
+ * Temporary or permanent is decided by one question: will the same bytes, sent again later, get a
+ * different answer? A message the filter cannot read will be just as unreadable tomorrow, so a 4xx
+ * would only make the sender's MTA retry for days and then bounce with a reason nobody can act on;
+ * it gets a 5xx that names the part and says what to change. Only causes that go away by
+ * themselves (a store or the upstream unavailable, a resource budget exhausted) are 4xx.
+ *
+ * Unexpected internal errors (FILTER_FAILED: a bug, not a verdict on the message) are 451: failing
+ * closed with a 5xx would bounce mail because of our defect, while a 4xx keeps it safe in the
+ * sender's queue until the bug is fixed. That retry is not forever: the sender's MTA gives up after
+ * its queue lifetime (RFC 5321 4.5.4.1; Postfix's default is 5 days) and bounces it to the sender,
+ * so nothing is lost silently, and each attempt is logged with its queue id and stack for the
+ * operator.
  */
 
 export interface ErrorSpec {
@@ -12,17 +25,23 @@ export interface ErrorSpec {
   readonly temporary: boolean;
   /** Exit status for CLI commands (sysexits.h). */
   readonly exit: number;
+  /** What the person who sent the message can do about it; appended to the reply and the CLI line. */
+  readonly advice?: string;
 }
 
+const CANNOT_FILTER = 'the message cannot be filtered.';
+
 export const ERRORS = {
-  // input that cannot be filtered: fail closed, the sender retries (or a human looks)
-  MIME_MALFORMED: { smtp: 451, enhanced: '4.6.0', temporary: true, exit: 65 },
-  CHARSET_UNSUPPORTED: { smtp: 451, enhanced: '4.6.3', temporary: true, exit: 65 },
-  ENCODING_BROKEN: { smtp: 451, enhanced: '4.6.0', temporary: true, exit: 65 },
-  MESSAGE_TOO_COMPLEX: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65 },
+  // content the filter cannot read: permanent (the same bytes fail the same way on every retry)
+  MIME_MALFORMED: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Fix the sending program, or send the content as an attachment` },
+  CHARSET_UNSUPPORTED: { smtp: 554, enhanced: '5.6.3', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send the text in UTF-8 (or another common charset), or as an attachment` },
+  ENCODING_BROKEN: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Fix the sending program, or send the content as an attachment` },
+  ENCODING_UNSUPPORTED: { smtp: 554, enhanced: '5.6.1', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send text parts as base64, quoted-printable, 7bit or 8bit, or the content as an attachment` },
+  MESSAGE_TOO_COMPLEX: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send fewer parts or less nesting, or the content as an attachment` },
   // bare CR or LF in DATA with smtp.bareLineEndings: reject (otherwise they are made CRLF)
   BARE_LINE_ENDINGS: { smtp: 550, enhanced: '5.5.2', temporary: false, exit: 65 },
-  MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', temporary: false, exit: 65 },
+  MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send the large text as an attachment` },
+  // a bug in the filter, not a verdict on the message: see the comment at the top
   FILTER_FAILED: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 70 },
   // stores
   CONSENT_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
@@ -34,7 +53,7 @@ export const ERRORS = {
   // policy
   RELAY_DENIED: { smtp: 554, enhanced: '5.7.1', temporary: false, exit: 77 },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', temporary: true, exit: 75 },
-  // operator input
+  // operator input: never a verdict on a message; if one ever reaches a client, the operator can fix it
   CONFIG_INVALID: { smtp: 451, enhanced: '4.3.5', temporary: true, exit: 78 },
   USAGE: { smtp: 501, enhanced: '5.5.4', temporary: false, exit: 64 },
   INPUT_UNREADABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 66 },
@@ -61,9 +80,15 @@ export class RelayError extends Error {
     return this.responseCode >= 400 && this.responseCode < 500;
   }
 
-  /** The reply line text after the code, e.g. "4.6.0 message could not be filtered: ...". */
+  /** The message and, for content the filter cannot read, what the sender can do about it. */
+  get reason(): string {
+    const advice: string | undefined = this.spec.advice;
+    return advice ? `${this.message}; ${advice}` : this.message;
+  }
+
+  /** The reply line text after the code, e.g. "5.6.0 part 1: ...; the message cannot be filtered ...". */
   smtpText(): string {
-    return `${this.spec.enhanced} ${this.message}`;
+    return `${this.spec.enhanced} ${this.reason}`;
   }
 }
 

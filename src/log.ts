@@ -28,3 +28,13 @@ export function redactAddress(addr: string): string {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * An unexpected error as the operator needs it to find the bug: its class and where it was thrown.
+ * Not its message: a library's message can quote the input (a URL with a token, an address).
+ */
+export function bugReport(err: unknown): { error: string; stack: string } {
+  if (!(err instanceof Error)) return { error: typeof err, stack: '' };
+  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  return { error: err.name, stack: frames.slice(0, 12).map((l) => l.trim()).join(' | ') };
+}

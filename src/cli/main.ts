@@ -223,7 +223,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (isRelayError(err)) {
-      process.stderr.write(`consent-relay: ${err.message}\n`);
+      process.stderr.write(`consent-relay: ${err.reason}\n`);
       process.exitCode = err.spec.exit;
       return;
     }

@@ -34,7 +34,7 @@ export async function leaves(raw: Buffer, prefix = ''): Promise<Leaf[]> {
     const bytes = decodeBody(rawBody, transferEncoding(node.encoding, part), part);
     if (ct === 'message/rfc822' || ct === 'message/global') {
       out.push({ part, contentType: ct, disposition: node.disposition, raw: rawBody, bytes, text: null });
-      out.push(...(await leaves(bytes, `${part}.`)));
+      for (const leaf of await leaves(bytes, `${part}.`)) out.push(leaf);
       continue;
     }
     const charset = (node.charset || 'us-ascii').toLowerCase();

@@ -37,7 +37,7 @@ export function transferEncoding(value: string | false | undefined, part: string
   if (!v) return '7bit';
   const enc = canonicalTransferEncoding(v);
   if (enc) return enc;
-  throw new RelayError('ENCODING_BROKEN', `part ${part}: unknown Content-Transfer-Encoding "${v.toLowerCase().slice(0, 40)}"; cannot inspect it, refusing to pass it through`);
+  throw new RelayError('ENCODING_UNSUPPORTED', `part ${part}: unknown Content-Transfer-Encoding "${v.toLowerCase().slice(0, 40)}"; cannot inspect it, refusing to pass it through`);
 }
 
 const B64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;

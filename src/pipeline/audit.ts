@@ -39,8 +39,9 @@ function batched(log: AuditLog): (events: AuditEvent[], subjects: string[]) => P
           );
         });
       }
-      pending.events.push(...events);
-      pending.subjects.push(...subjects);
+      // loops, not push(...spread): a spread overflows the stack for a message with ~100k findings
+      for (const e of events) pending.events.push(e);
+      for (const s of subjects) pending.subjects.push(s);
       pending.waiters.push({ resolve, reject });
     });
 }
@@ -64,7 +65,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           if (row) row.count++;
           else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1, mode });
         }
-        events.push(...rows.values());
+        for (const row of rows.values()) events.push(row);
       }
       if (events.length) await append(events, tx.recipients.map((r) => r.address));
     },

@@ -3,7 +3,9 @@
  * engine once per class, hand the copies to delivery, audit what was removed and what the
  * upstream said. Returns the reply the client gets.
  *
- * Fail closed: an engine or audit failure before delivery is a 451 and nothing is sent.
+ * Fail closed: if the engine or the audit log fails before delivery, nothing is sent. The reply
+ * then says whether retrying can help (src/errors.ts): content the filter cannot read is a 5xx
+ * naming the part, a store that cannot answer a 4xx, and our own bug a 451 with the queue id.
  * `raw` is canonical (CRLF only, made so at DATA) and each copy is handed to the upstream as the
  * engine returned it.
  */
@@ -14,6 +16,7 @@ import type { Copy } from '../delivery/types.js';
 import type { Upstream } from '../delivery/upstream.js';
 import { RelayError, asRelayError } from '../errors.js';
 import { isCanonical } from '../mime/canonical.js';
+import { bugReport } from '../log.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
@@ -64,8 +67,13 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
     copies = await filterByClass(deps, tx, messageId);
   } catch (err) {
     const e = asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
-    log.warn({ code: e.code, reason: e.message }, 'message refused: cannot be filtered, not delivered');
-    throw e;
+    if (e.code !== 'FILTER_FAILED') {
+      log.warn({ code: e.code, reason: e.message }, 'message refused: cannot be filtered, not delivered');
+      throw e;
+    }
+    // the engine's bug, not the message's fault: the client gets a generic 451, the operator the stack
+    log.error({ code: e.code, ...bugReport(e.cause ?? e) }, 'message refused: internal error while filtering, not delivered');
+    throw internalFailure(tx.queueId, e);
   }
 
   // what was removed is on record before anything leaves: no audit, no delivery
@@ -116,6 +124,11 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
     out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });
   }
   return out;
+}
+
+/** The reply for our own bug: not the sender's fault, so retry later, and the id to report it with. */
+export function internalFailure(queueId: string, cause: unknown): RelayError {
+  return new RelayError('FILTER_FAILED', `local error in processing (queue id ${queueId}); nothing was sent. Try again later; if it persists, give this queue id to the relay's operator`, { cause });
 }
 
 /** The Message-ID header of the top-level header block, for audit rows and the queue listing. */

@@ -4,7 +4,7 @@
  */
 import type { SMTPServerAddress } from 'smtp-server';
 import type { ConsentStore } from '../consent/store.js';
-import { asRelayError } from '../errors.js';
+import { RelayError, isRelayError } from '../errors.js';
 import { NO_CONSENT, type Consent } from '../rewrite/types.js';
 import { isValidAddress } from './mail-from.js';
 import { fromRelayError, smtpError, type SmtpError } from './reply.js';
@@ -21,6 +21,9 @@ export async function checkRcptTo(
     const map = await store.lookup([rcpt.address]);
     return { consent: map.get(rcpt.address.toLowerCase()) ?? [...map.values()][0] ?? NO_CONSENT };
   } catch (err) {
-    return { error: fromRelayError(asRelayError(err, 'CONSENT_STORE_UNAVAILABLE', 'consent store unavailable, try again later')) };
+    // whatever the store threw (a corrupt row reads as a USAGE error), the recipient is fine:
+    // the store could not answer, and that is temporary
+    const e = isRelayError(err) && err.temporary ? err : new RelayError('CONSENT_STORE_UNAVAILABLE', 'consent store unavailable, try again later', { cause: err });
+    return { error: fromRelayError(e) };
   }
 }

@@ -21,10 +21,22 @@ export function smtpError(code: number, enhanced: string, text: string): SmtpErr
   return err;
 }
 
+/** Longest reply text we send: RFC 5321 4.5.3.1.5 allows 512 octets per reply line, code included. */
+const MAX_TEXT = 450;
+
 export function fromRelayError(err: RelayError): SmtpError {
   // an upstream's reply code passed through keeps the class; our own code says why
   const enhanced = err.spec.enhanced[0] === String(err.responseCode)[0] ? err.spec.enhanced : `${String(err.responseCode)[0]}.0.0`;
-  return smtpError(err.responseCode, enhanced, err.message);
+  return smtpError(err.responseCode, enhanced, replyText(err.reason));
+}
+
+/**
+ * One printable line: reasons can quote the message (a charset label, a Content-Type value), and a
+ * CR or LF there would end our reply early or start a forged one.
+ */
+export function replyText(text: string): string {
+  const line = text.replace(/[^\x20-\x7e]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  return line.length <= MAX_TEXT ? line : `${line.slice(0, MAX_TEXT - 3)}...`;
 }
 
 export function toSmtpError(err: unknown, fallbackText: string): SmtpError {

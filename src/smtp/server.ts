@@ -7,7 +7,8 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { Logger } from 'pino';
 import type { ConsentStore } from '../consent/store.js';
 import { isRelayError } from '../errors.js';
-import { relayMessage, type RelayDeps } from '../pipeline/relay.js';
+import { bugReport } from '../log.js';
+import { internalFailure, relayMessage, type RelayDeps } from '../pipeline/relay.js';
 import { checkConnect } from './connect.js';
 import { readMessage, type BareLineEndings } from './data.js';
 import { checkMailFrom } from './mail-from.js';
@@ -90,11 +91,14 @@ export function createListener(o: ListenerOptions): Listener {
           return cb(smtpError(reply.code, reply.enhanced, reply.message));
         } catch (err) {
           if (isRelayError(err)) return cb(fromRelayError(err));
-          o.logger.error({ queueId, reason: err instanceof Error ? err.message : String(err) }, 'unexpected failure in transaction');
-          return cb(smtpError(451, '4.3.0', 'local error in processing; message not delivered, try again later'));
+          o.logger.error({ queueId, ...bugReport(err) }, 'unexpected failure in transaction');
+          return cb(fromRelayError(internalFailure(queueId, err)));
         }
       })()
-        .catch((err: unknown) => cb(smtpError(451, '4.3.0', `local error: ${err instanceof Error ? err.message : String(err)}`)))
+        .catch((err: unknown) => {
+          o.logger.error({ queueId, ...bugReport(err) }, 'unexpected failure reading the message');
+          cb(fromRelayError(internalFailure(queueId, err)));
+        })
         .finally(() => {
           // no session reset here: onMailFrom starts the next transaction (which a pipelining
           // client may already have begun), and onClose forgets the session

@@ -17,7 +17,8 @@ export function oneLine(value: string): string {
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
 export function textTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const all = [headers, ...rows].map((r) => r.map(oneLine));
-  const widths = headers.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
+  // reduce, not Math.max(...spread): an audit listing can have more rows than the stack has room for
+  const widths = headers.map((_, i) => all.reduce((w, r) => Math.max(w, [...(r[i] ?? '')].length), 0));
   const line = (r: readonly string[]): string =>
     r
       .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + (cell.length - [...cell].length))))

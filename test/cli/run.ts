@@ -17,12 +17,12 @@ export interface RunResult {
   readonly err: string;
 }
 
-export function cli(args: readonly string[], options: { input?: Buffer | string; cwd?: string } = {}): RunResult {
+export function cli(args: readonly string[], options: { input?: Buffer | string; cwd?: string; timeoutMs?: number } = {}): RunResult {
   if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/ is not built; run npx tsc -p tsconfig.build.json');
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     input: options.input ?? '',
-    timeout: 20_000,
+    timeout: options.timeoutMs ?? 20_000,
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, NO_COLOR: '1' },
   });

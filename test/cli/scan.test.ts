@@ -3,6 +3,13 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { manyTrackers } from '../helpers/build.js';
+
+/**
+ * More findings than fit on the stack as call arguments: findings.push(...spread) failed with
+ * "Maximum call stack size exceeded" from about 120,000 (65,000 in the report that found it).
+ */
+const TRACKERS = 150_000;
 import { makeTempDir } from '../helpers/tmpdir.js';
 import { GOLDEN, cli, oneErrorLine } from './run.js';
 
@@ -117,7 +124,24 @@ describe('consent-relay scan', () => {
   it('broken base64 in the HTML part: exit 65, one line, nothing on stdout (fail closed)', () => {
     const r = cli(['scan', '-'], { input: BROKEN_BASE64 });
     expect(r.status).toBe(65);
-    expect(oneErrorLine(r)).toMatch(/base64/);
+    expect(oneErrorLine(r)).toMatch(/^consent-relay: part 1: broken base64 .*; the message cannot be filtered\. Fix the sending program/);
     expect(r.out).toBe('');
   });
+
+  it('a boundary that never occurs: exit 65 (the message, not the program, is at fault)', () => {
+    const raw = INPUT.toString('latin1').replace(/boundary="?([^";\r\n]+)"?/, 'boundary="not-the-one-used"');
+    const r = cli(['scan', '-'], { input: Buffer.from(raw, 'latin1') });
+    expect(r.status).toBe(65);
+    expect(oneErrorLine(r)).toMatch(/whose boundary never occurs/);
+    expect(r.out).toBe('');
+  });
+
+  it('150,000 trackers in one message: all removed, exit 0', () => {
+    const r = cli(['scan', '-'], { input: manyTrackers(TRACKERS), timeoutMs: 100_000 });
+    expect(r.err.split('\n').at(-2)).toBe(`  ${TRACKERS} tracker(s) acted on, message changed`);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('item 149999');
+    expect(r.out).not.toContain('ct.sendgrid.net/wf/open');
+    expect(r.out).not.toContain('list-manage.com/track/click');
+  }, 120_000);
 });

@@ -57,7 +57,7 @@ interface Processed {
 interface Refused {
   readonly outcome: 'refused';
   readonly code: ErrorCode;
-  /** SMTP reply class: 4 for what a retry or a human can fix, 5 for permanent. */
+  /** SMTP reply class: 4 only when a retry of the same bytes can succeed; every content problem is 5. */
   readonly smtpClass: 4 | 5;
   /** The message must name this part ("part 1.2"), or match this pattern. */
   readonly part?: string;
@@ -96,10 +96,11 @@ const CASES: readonly Case[] = [
     expect: { outcome: 'processed', absent: [PIXEL_MAILCHIMP] },
   },
   {
-    // the cut leaves "multipart/alt" with no boundary: refusing is fail-closed, and a retry fixes it
+    // the cut leaves "multipart/alt" with no boundary: the client sent these bytes and would send
+    // the same ones again, so the refusal is permanent
     name: 'truncated mid-header of the root',
     raw: () => cutAfter(message(multipart('alternative', [plain(), html()], 'b1')), 'Content-Type: multipart/alt'),
-    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, part: 'part 1', message: /boundary/ },
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, part: 'part 1', message: /boundary/ },
   },
   {
     name: 'truncated mid-header of a nested html part',
@@ -113,7 +114,7 @@ const CASES: readonly Case[] = [
       const body = full.indexOf('Content-Transfer-Encoding: base64\r\n\r\n') + 'Content-Transfer-Encoding: base64\r\n\r\n'.length;
       return full.subarray(0, body + 76 + 2 + 5); // one full line, then 5 chars: 5 % 4 == 1
     },
-    expect: { outcome: 'refused', code: 'ENCODING_BROKEN', smtpClass: 4, part: 'part 2' },
+    expect: { outcome: 'refused', code: 'ENCODING_BROKEN', smtpClass: 5, part: 'part 2' },
   },
   {
     name: 'truncated mid-base64 of an html part (whole quanta, pixel inside)',
@@ -129,7 +130,7 @@ const CASES: readonly Case[] = [
   {
     name: 'multipart without a boundary parameter',
     raw: () => message({ headers: ['Content-Type: multipart/mixed'], body: serialise(html()) }),
-    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, part: 'part 1', message: /boundary/ },
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, part: 'part 1', message: /boundary/ },
   },
   {
     name: 'boundary declared but never used (parts would pass unfiltered)',
@@ -137,7 +138,7 @@ const CASES: readonly Case[] = [
       const m = multipart('mixed', [plain(), html()], 'used-boundary');
       return message({ headers: ['Content-Type: multipart/mixed; boundary="declared-boundary"'], body: m.body });
     },
-    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, part: 'part 1', message: /never occurs/ },
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, part: 'part 1', message: /never occurs/ },
   },
   {
     name: 'wrong boundary in a nested multipart',
@@ -146,7 +147,7 @@ const CASES: readonly Case[] = [
       const lying: RawPart = { headers: ['Content-Type: multipart/alternative; boundary="inner-declared"'], body: inner.body };
       return message(multipart('mixed', [lying, attachment('application/pdf', 'a.pdf', PDF)], 'outer'));
     },
-    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, part: 'part 1', message: /never occurs/ },
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, part: 'part 1', message: /never occurs/ },
   },
 
   // --- charsets ---------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ const CASES: readonly Case[] = [
   {
     name: 'unknown charset with UTF-16 bytes',
     raw: () => message({ headers: ['Content-Type: text/html; charset="x-made-up-42"', 'Content-Transfer-Encoding: base64'], body: bytes(iconv.encode(HTML, 'utf-16le').toString('base64')) }),
-    expect: { outcome: 'refused', code: 'CHARSET_UNSUPPORTED', smtpClass: 4, part: 'part 1', message: /x-made-up-42/ },
+    expect: { outcome: 'refused', code: 'CHARSET_UNSUPPORTED', smtpClass: 5, part: 'part 1', message: /x-made-up-42/ },
   },
   ...(
     [
@@ -195,7 +196,7 @@ const CASES: readonly Case[] = [
   {
     name: 'broken base64 in an html part',
     raw: () => message(multipart('alternative', [plain(), { headers: ['Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: base64'], body: bytes('PGh0bWw+!!not*base64<img src="x">\r\n') }], 'b64')),
-    expect: { outcome: 'refused', code: 'ENCODING_BROKEN', smtpClass: 4, part: 'part 2', message: /base64/ },
+    expect: { outcome: 'refused', code: 'ENCODING_BROKEN', smtpClass: 5, part: 'part 2', message: /base64/ },
   },
   {
     name: 'broken base64 in a PDF attachment (not inspected, left alone)',
@@ -214,7 +215,7 @@ const CASES: readonly Case[] = [
   {
     name: 'unknown Content-Transfer-Encoding on an html part',
     raw: () => message(multipart('alternative', [plain(), html(), { headers: ['Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: x-uuencode'], body: bytes(HTML) }], 'cte')),
-    expect: { outcome: 'refused', code: 'ENCODING_BROKEN', smtpClass: 4, part: 'part 3', message: /x-uuencode/ },
+    expect: { outcome: 'refused', code: 'ENCODING_UNSUPPORTED', smtpClass: 5, part: 'part 3', message: /x-uuencode/ },
   },
   {
     name: 'unknown Content-Transfer-Encoding on an attachment (left alone)',
@@ -303,7 +304,7 @@ const CASES: readonly Case[] = [
   {
     name: 'conditional comments nested 20 deep (refused rather than skipped)',
     raw: () => message(html({}, `<p>x</p>${'<!--[if mso]>'.repeat(20)}${img(PIXEL_HUBSPOT)}${'<![endif]-->'.repeat(20)}`)),
-    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, message: /conditional comments nested/ },
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, message: /conditional comments nested/ },
   },
   {
     name: 'two Content-Type headers that disagree (a client might render the one not inspected)',
@@ -311,7 +312,7 @@ const CASES: readonly Case[] = [
       bytes(
         `From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n\r\n${img(PIXEL_MAILCHIMP)}\r\n`,
       ),
-    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 4, message: /conflicting Content-Type/ },
+    expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, message: /conflicting Content-Type/ },
   },
   {
     name: 'unterminated conditional comment at the end of the part',

@@ -87,3 +87,16 @@ export const LEGIT_IMAGE = 'https://cdn.example.com/brand/logo.png';
 export function img(url: string, tiny = true): string {
   return tiny ? `<img src="${url}" width="1" height="1" alt="">` : `<img src="${url}" width="180" height="48" alt="logo">`;
 }
+
+/**
+ * A newsletter with `n` trackers in one HTML part, alternately a SendGrid open pixel and a
+ * Mailchimp click redirect, each with its own id: every one is a finding of its own.
+ */
+export function manyTrackers(n: number): Buffer {
+  const items: string[] = [];
+  for (let i = 0; i < n; i++) {
+    items.push(i % 2 ? `<a href="${CLICK_MAILCHIMP}&n=${i}">item ${i}</a>` : img(`${PIXEL_SENDGRID}${i}`));
+  }
+  return message(textPart('text/html', `<html><body>\r\n${items.join('\r\n')}\r\n</body></html>\r\n`, { cte: '8bit' }));
+}
+export const CLICK_MAILCHIMP = 'https://example.us5.list-manage.com/track/click?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=1978efd947&e=f1e2d3c4b5';

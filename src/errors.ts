@@ -52,6 +52,11 @@ export const ERRORS = {
   UPSTREAM_PERMANENT: { smtp: 550, enhanced: '5.0.0', temporary: false, exit: 69 },
   // policy
   RELAY_DENIED: { smtp: 554, enhanced: '5.7.1', temporary: false, exit: 77 },
+  // fair sharing of the listener (smtp.*): the client reconnects later
+  CONNECTION_LIMIT: { smtp: 421, enhanced: '4.7.0', temporary: true, exit: 75 },
+  SERVER_BUSY: { smtp: 421, enhanced: '4.3.2', temporary: true, exit: 75 },
+  COMMAND_LIMIT: { smtp: 421, enhanced: '4.7.0', temporary: true, exit: 75 },
+  TIMEOUT: { smtp: 421, enhanced: '4.4.2', temporary: true, exit: 75 },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', temporary: true, exit: 75 },
   // operator input: never a verdict on a message; if one ever reaches a client, the operator can fix it
   CONFIG_INVALID: { smtp: 451, enhanced: '4.3.5', temporary: true, exit: 78 },

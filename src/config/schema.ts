@@ -73,8 +73,33 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Bare CR or LF in a message: made CRLF before inspection (normalise) or refused with 550 5.5.2 (reject). */
       bareLineEndings: z.enum(['normalise', 'reject']).default('normalise'),
+      /** Connections one client address may hold at once. */
+      maxConnectionsPerIp: z.number().int().min(1).default(50),
+      /** Of limits.maxClients, slots only for addresses that hold no connection yet. */
+      reservedConnections: z.number().int().min(0).default(20),
+      /** Commands per connection; then 421 and the client reconnects. */
+      maxCommands: z.number().int().min(10).default(2000),
+      /** No byte from the client for this long: 421. */
+      idleTimeout: duration.default(60_000),
+      /** From connect (or the end of the last message) to the end of the next message's DATA. */
+      commandTimeout: duration.default(300_000),
+      /** A whole DATA transfer, however fast it is going. */
+      dataTimeout: duration.default(600_000),
+      /** DATA must average this many bytes per second after dataRateGrace. */
+      minDataRate: size.default(1024),
+      dataRateGrace: duration.default(10_000),
     })
-    .default({ bareLineEndings: 'normalise' }),
+    .default({
+      bareLineEndings: 'normalise',
+      maxConnectionsPerIp: 50,
+      reservedConnections: 20,
+      maxCommands: 2000,
+      idleTimeout: 60_000,
+      commandTimeout: 300_000,
+      dataTimeout: 600_000,
+      minDataRate: 1024,
+      dataRateGrace: 10_000,
+    }),
   limits: z
     .strictObject({
       maxMessageSize: size.default(50 * 1024 * 1024),

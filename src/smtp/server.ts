@@ -11,6 +11,7 @@ import { bugReport } from '../log.js';
 import { internalFailure, relayMessage, type RelayDeps } from '../pipeline/relay.js';
 import { checkConnect } from './connect.js';
 import { readMessage, type BareLineEndings } from './data.js';
+import { ConnectionGuard, type FairnessLimits } from './fairness.js';
 import { checkMailFrom } from './mail-from.js';
 import { checkRcptTo } from './rcpt-to.js';
 import { fromRelayError, smtpError } from './reply.js';
@@ -22,6 +23,10 @@ export interface ListenerOptions {
   readonly bareLineEndings: BareLineEndings;
   readonly maxRecipients: number;
   readonly maxClients: number;
+  /** Per-IP limits, reserve, command budget, deadlines (smtp.*); maxClients is the one above. */
+  readonly fairness: Omit<FairnessLimits, 'maxClients'>;
+  /** smtp-server's idle timer: no byte from the client for this long. */
+  readonly idleTimeoutMs: number;
   readonly consent: ConsentStore;
   readonly relay: RelayDeps;
   readonly logger: Logger;
@@ -39,12 +44,18 @@ export function createListener(o: ListenerOptions): Listener {
   const sessions = new Sessions();
   let inFlight = 0;
   let draining = false;
+  // the reserve must leave at least one slot to somebody
+  const reserved = Math.min(o.fairness.reservedConnections, o.maxClients - 1);
+  const guard = new ConnectionGuard({ ...o.fairness, reservedConnections: reserved, maxClients: o.maxClients }, o.hostname);
 
   const server = new SMTPServer({
     name: o.hostname,
     banner: 'consent-relay ESMTP',
     size: o.maxMessageSize,
-    maxClients: o.maxClients,
+    // a backstop only: ConnectionGuard counts admitted connections, and smtp-server's count also
+    // holds connections being refused, which would turn the reserve away with them
+    maxClients: o.maxClients * 2 + 10,
+    socketTimeout: o.idleTimeoutMs,
     authOptional: true,
     // AUTH and STARTTLS arrive with the security work; until then loopback only, no credentials
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -57,8 +68,13 @@ export function createListener(o: ListenerOptions): Listener {
     onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void) {
       if (draining) return cb(smtpError(421, '4.3.2', `${o.hostname} shutting down, try again later`));
       const denied = checkConnect(session);
-      if (denied) o.logger.warn({ remote: session.remoteAddress }, 'connection refused: not a local client');
-      cb(denied);
+      if (denied) {
+        o.logger.warn({ remote: session.remoteAddress }, 'connection refused: not a local client');
+        return cb(denied);
+      }
+      const full = guard.admit(session);
+      if (full) o.logger.warn({ remote: session.remoteAddress, reason: full.message }, 'connection refused: limit');
+      cb(full);
     },
     onMailFrom(from, session, cb) {
       if (draining) return cb(smtpError(421, '4.3.2', `${o.hostname} shutting down, try again later`));
@@ -78,6 +94,7 @@ export function createListener(o: ListenerOptions): Listener {
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) {
       inFlight++;
+      guard.dataStarted(session, stream);
       const queueId = randomBytes(9).toString('base64url');
       void (async () => {
         const raw = await readMessage(stream, { maxBytes: o.maxMessageSize, bareLineEndings: o.bareLineEndings });
@@ -103,12 +120,15 @@ export function createListener(o: ListenerOptions): Listener {
           // no session reset here: onMailFrom starts the next transaction (which a pipelining
           // client may already have begun), and onClose forgets the session
           inFlight--;
+          guard.dataDone(session);
         });
     },
     onClose(session: SMTPServerSession) {
       sessions.drop(session.id);
+      guard.release(session);
     },
   });
+  guard.attach(server);
   server.on('error', (err: Error) => o.logger.error({ reason: err.message }, 'listener error'));
   return {
     server,

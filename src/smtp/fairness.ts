@@ -1,0 +1,197 @@
+/**
+ * Fair sharing of the listener: no client can hold every slot or hold one forever.
+ *
+ * - per-IP connection limit, and the last `reservedConnections` slots only for addresses that hold
+ *   no connection yet: one address can never take them all;
+ * - a command budget per connection;
+ * - absolute deadlines, not only smtp-server's idle timer (which every byte resets): the command
+ *   phase must reach the end of a message within `commandTimeout` (re-armed after each one), and
+ *   DATA must keep up `minDataRate` bytes/s after a grace period, within `dataTimeout` in all.
+ *
+ * A connection over a deadline or its budget gets 421 and is closed.
+ */
+import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { RelayError, type ErrorCode } from '../errors.js';
+import { fromRelayError, type SmtpError } from './reply.js';
+
+export interface FairnessLimits {
+  /** Connections the listener serves at once (limits.maxClients). */
+  readonly maxClients: number;
+  readonly maxConnectionsPerIp: number;
+  /** Of maxClients, slots kept for addresses that hold no connection. */
+  readonly reservedConnections: number;
+  readonly maxCommands: number;
+  readonly commandTimeoutMs: number;
+  readonly dataTimeoutMs: number;
+  /** Bytes per second a DATA transfer must average after the grace period. */
+  readonly minDataRate: number;
+  readonly dataRateGraceMs: number;
+}
+
+interface ConnState {
+  readonly ip: string;
+  commands: number;
+  commandTimer: NodeJS.Timeout | null;
+  dataTimer: NodeJS.Timeout | null;
+}
+
+/** "::ffff:127.0.0.1" and "127.0.0.1" are one client. */
+function ipKey(address: string): string {
+  return address.replace(/^::ffff:/i, '').toLowerCase();
+}
+
+export class ConnectionGuard {
+  private readonly conns = new Map<string, ConnState>();
+  private readonly perIp = new Map<string, number>();
+  private server: SMTPServer | null = null;
+
+  constructor(
+    private readonly limits: FairnessLimits,
+    private readonly hostname: string,
+  ) {}
+
+  /** Wire to the listener: commands are counted from here on. */
+  attach(server: SMTPServer): void {
+    this.server = server;
+    installCommandHook();
+    (server as HookedServer).consentRelayOnCommand = (conn) => this.onCommand(conn);
+  }
+
+  /** In onConnect: a refusal, or null when the connection is admitted (and counted). */
+  admit(session: SMTPServerSession): SmtpError | null {
+    const ip = ipKey(session.remoteAddress);
+    const mine = this.perIp.get(ip) ?? 0;
+    const total = this.conns.size;
+    const l = this.limits;
+    if (mine >= l.maxConnectionsPerIp) return this.error('CONNECTION_LIMIT', `too many connections from your address (limit ${l.maxConnectionsPerIp}); try again later`);
+    if (total >= l.maxClients) return this.error('SERVER_BUSY', `${this.hostname} has too many connections; try again later`);
+    if (mine > 0 && total >= l.maxClients - l.reservedConnections) {
+      return this.error('CONNECTION_LIMIT', `the remaining connections are kept for other clients; try again later`);
+    }
+    this.perIp.set(ip, mine + 1);
+    const state: ConnState = { ip, commands: 0, commandTimer: null, dataTimer: null };
+    this.conns.set(session.id, state);
+    this.armCommandDeadline(session.id, state);
+    return null;
+  }
+
+  /** In onClose: forget the connection (refused ones were never counted). */
+  release(session: SMTPServerSession): void {
+    const state = this.conns.get(session.id);
+    if (!state) return;
+    this.clearTimers(state);
+    this.conns.delete(session.id);
+    const left = (this.perIp.get(state.ip) ?? 1) - 1;
+    if (left > 0) this.perIp.set(state.ip, left);
+    else this.perIp.delete(state.ip);
+  }
+
+  /** DATA started: the command deadline pauses, the transfer deadline runs. */
+  dataStarted(session: SMTPServerSession, stream: SMTPServerDataStream): void {
+    const state = this.conns.get(session.id);
+    if (!state) return;
+    this.clearTimers(state);
+    const start = Date.now();
+    const hardEnd = start + this.limits.dataTimeoutMs;
+    const check = (): void => {
+      state.dataTimer = null;
+      if (stream.readableEnded || stream.destroyed) return;
+      const received = stream.byteLength ?? 0;
+      // the client has earned grace + bytes/rate so far: a steady trickle falls behind at once
+      const earned = start + this.limits.dataRateGraceMs + (received / this.limits.minDataRate) * 1000;
+      const deadline = Math.min(hardEnd, earned);
+      const now = Date.now();
+      if (now >= deadline) {
+        const why = now >= hardEnd ? `message not received within ${Math.round(this.limits.dataTimeoutMs / 1000)} s` : `message arriving slower than ${this.limits.minDataRate} bytes/s`;
+        this.cut(session.id, this.error('TIMEOUT', `${why}; closing connection`));
+        return;
+      }
+      state.dataTimer = setTimeout(check, Math.max(50, deadline - now));
+      state.dataTimer.unref();
+    };
+    state.dataTimer = setTimeout(check, this.limits.dataRateGraceMs);
+    state.dataTimer.unref();
+  }
+
+  /** The reply to DATA was sent: the next command phase gets a fresh deadline. */
+  dataDone(session: SMTPServerSession): void {
+    const state = this.conns.get(session.id);
+    if (!state) return;
+    this.clearTimers(state);
+    this.armCommandDeadline(session.id, state);
+  }
+
+  /** Admitted connections now (for tests and the log). */
+  connections(): number {
+    return this.conns.size;
+  }
+
+  private onCommand(conn: SMTPConnection): boolean {
+    const state = this.conns.get(conn.session.id);
+    if (!state) return true;
+    state.commands++;
+    if (state.commands <= this.limits.maxCommands) return true;
+    this.cut(conn.session.id, this.error('COMMAND_LIMIT', `too many commands on one connection (limit ${this.limits.maxCommands}); reconnect to continue`), conn);
+    return false;
+  }
+
+  private armCommandDeadline(id: string, state: ConnState): void {
+    state.commandTimer = setTimeout(() => {
+      state.commandTimer = null;
+      this.cut(id, this.error('TIMEOUT', `no message completed within ${Math.round(this.limits.commandTimeoutMs / 1000)} s; closing connection`));
+    }, this.limits.commandTimeoutMs);
+    state.commandTimer.unref();
+  }
+
+  private clearTimers(state: ConnState): void {
+    if (state.commandTimer) clearTimeout(state.commandTimer);
+    if (state.dataTimer) clearTimeout(state.dataTimer);
+    state.commandTimer = null;
+    state.dataTimer = null;
+  }
+
+  /** 421 and close. The socket is destroyed shortly after, even if the client never closes its side. */
+  private cut(id: string, err: SmtpError, known?: SMTPConnection): void {
+    const conn = known ?? this.find(id);
+    const state = this.conns.get(id);
+    if (state) this.clearTimers(state);
+    if (!conn) return;
+    conn.send(421, err.message);
+    conn.close();
+    const socket = conn._socket;
+    setTimeout(() => socket.destroy(), 500).unref();
+  }
+
+  private find(id: string): SMTPConnection | undefined {
+    for (const c of this.server?.connections ?? []) if (c.session.id === id) return c;
+    return undefined;
+  }
+
+  private error(code: ErrorCode, text: string): SmtpError {
+    return fromRelayError(new RelayError(code, text));
+  }
+}
+
+type HookedServer = SMTPServer & { consentRelayOnCommand?: (conn: SMTPConnection) => boolean };
+
+interface CommandProto {
+  _onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void;
+  consentRelayCommands?: boolean;
+}
+
+/**
+ * smtp-server has no hook per command, so its connection's command dispatcher is wrapped once
+ * (as reply.ts wraps `send`): a server with a hook may refuse the command, which then is not run.
+ */
+function installCommandHook(): void {
+  const proto = SMTPConnection.prototype as unknown as CommandProto;
+  if (proto.consentRelayCommands) return;
+  const original = proto._onCommand;
+  proto._onCommand = function onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void {
+    const hook = (this._server as HookedServer).consentRelayOnCommand;
+    if (hook && !hook(this)) return;
+    original.call(this, command, callback);
+  };
+  proto.consentRelayCommands = true;
+}

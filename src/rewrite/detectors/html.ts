@@ -1,24 +1,107 @@
 /**
  * HTML (and AMP / SVG) detector: every place a client fetches a URL on open, and every link.
  *
- * Parsed with cheerio in htmlparser2 mode with source positions and entities left alone, so each
- * candidate carries exact offsets into the original text; nothing is ever re-serialised.
- * Outlook conditional comments (<!--[if mso]> ... <![endif]-->) are parsed too: HTML parsers see
- * a comment, Outlook renders the VML inside.
+ * Parsed with parse5, the HTML standard's tokenizer and tree builder, with source locations: what
+ * we inspect is the tree a browser builds (comments ended by "--!>", bogus comments, foreign
+ * content, raw-text elements, foster parenting, duplicate attributes), and each candidate carries
+ * exact UTF-16 offsets into the part text; nothing is ever re-serialised.
+ *
+ * Some content is read a second time, as a fragment, because some client renders it where the
+ * standard does not: Outlook's conditional comments (<!--[if mso]> ... <![endif]-->), the fallback
+ * content of iframe / noembed / noframes and the obsolete xmp / plaintext, <select> content (dropped
+ * by the old select parser, rendered by current browsers), and <noscript> as a script-enabled
+ * parser ends it. A start tag is reported once, whichever reading meets it first.
  */
-import { load } from 'cheerio';
+import { decodeHTML } from 'entities';
+import { Parser, defaultTreeAdapter, type DefaultTreeAdapterMap, type Token, type TreeAdapter } from 'parse5';
 import { RelayError } from '../../errors.js';
-import type { AnyNode, Element } from 'domhandler';
 import type { Technique } from '../types.js';
-import { decodeEntities } from '../html/entities.js';
-import { attr, parseStartTag, type AttrSpan, type StartTag } from '../html/tag.js';
+import { attr, startTagOf, type AttrSpan, type StartTag } from '../html/tag.js';
 import { scanCss } from '../../rewrite/css/scan.js';
 import { httpUrl } from '../links.js';
 import type { Candidate, DetectContext, Detector, Span } from './types.js';
 
-const PARSE_OPTIONS = {
-  xml: { xmlMode: false, decodeEntities: false, withStartIndices: true, withEndIndices: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
-} as const;
+type Node = DefaultTreeAdapterMap['node'];
+type Element = DefaultTreeAdapterMap['element'];
+type Template = DefaultTreeAdapterMap['template'];
+
+/** Text kept per text node: link text needs 200 characters; CSS is read from the source. */
+const TEXT_KEPT = 256;
+
+/** Elements the walk reads even without attributes (their contents, not their attributes). */
+const READ_WITHOUT_ATTRIBUTES = new Set(['style', 'noscript', 'template', 'iframe', 'noembed', 'noframes', 'xmp', 'plaintext', 'select']);
+
+type SourceLocation = NonNullable<Element['sourceCodeLocation']>;
+
+/** Stands for a location nobody reads; never written to. */
+const UNREAD: SourceLocation = Object.freeze({ startLine: 0, startCol: 0, startOffset: 0, endLine: 0, endCol: 0, endOffset: 0 });
+
+/**
+ * parse5's own tree, with economies that keep a 20 MB part linear and within memory: locations are
+ * kept only where the walk reads them (elements with attributes or readable contents, the text of
+ * <style>), a location's end is updated in place instead of copied per token, and a text node keeps
+ * only its first characters (each word arrives as its own token, appended to an ever longer string).
+ */
+const LEAN_TREE: TreeAdapter<DefaultTreeAdapterMap> = {
+  ...defaultTreeAdapter,
+  insertText(parent, text) {
+    const prev = parent.childNodes[parent.childNodes.length - 1];
+    if (prev && defaultTreeAdapter.isTextNode(prev)) {
+      if (prev.value.length < TEXT_KEPT) prev.value += text.slice(0, TEXT_KEPT);
+      return;
+    }
+    defaultTreeAdapter.appendChild(parent, defaultTreeAdapter.createTextNode(text.slice(0, TEXT_KEPT)));
+  },
+  insertTextBefore(parent, text, reference) {
+    const prev = parent.childNodes[parent.childNodes.indexOf(reference) - 1];
+    if (prev && defaultTreeAdapter.isTextNode(prev)) {
+      if (prev.value.length < TEXT_KEPT) prev.value += text.slice(0, TEXT_KEPT);
+      return;
+    }
+    defaultTreeAdapter.insertBefore(parent, defaultTreeAdapter.createTextNode(text.slice(0, TEXT_KEPT)), reference);
+  },
+  setNodeSourceCodeLocation(node, location) {
+    let keep = location !== null;
+    if (keep && defaultTreeAdapter.isTextNode(node)) keep = node.parentNode !== null && 'tagName' in node.parentNode && node.parentNode.tagName === 'style';
+    else if (keep && defaultTreeAdapter.isElementNode(node)) keep = node.attrs.length > 0 || READ_WITHOUT_ATTRIBUTES.has(node.tagName);
+    // null stays null: parse5 reads it as "implied by the parser" (no end location to set)
+    node.sourceCodeLocation = location === null ? null : keep ? location : UNREAD;
+  },
+  updateNodeSourceCodeLocation(node, end) {
+    const loc = node.sourceCodeLocation;
+    if (loc === UNREAD) return;
+    if (loc) Object.assign(loc, end);
+    else node.sourceCodeLocation = { startLine: 0, startCol: 0, startOffset: 0, endLine: 0, endCol: 0, endOffset: 0, ...end };
+  },
+};
+
+/**
+ * parse5's parser, except that an element's location is not copied whole for every element: the
+ * start tag's location is shared and only the offsets are the element's own (the copy was most of
+ * the garbage on large parts).
+ */
+class LeanParser extends Parser<DefaultTreeAdapterMap> {
+  override _attachElementToTree(element: Element, location: Token.LocationWithAttributes | null): void {
+    super._attachElementToTree(element, null);
+    if (location) this.treeAdapter.setNodeSourceCodeLocation(element, { startOffset: location.startOffset, endOffset: location.endOffset, startTag: location, ...(location.attrs ? { attrs: location.attrs } : {}) } as SourceLocation);
+  }
+}
+
+function parseDocument(html: string): DefaultTreeAdapterMap['document'] {
+  return LeanParser.parse(html, PARSE_OPTIONS);
+}
+
+function parseFragment(html: string): DefaultTreeAdapterMap['documentFragment'] {
+  const parser = LeanParser.getFragmentParser(null, PARSE_OPTIONS);
+  parser.tokenizer.write(html, true);
+  return parser.getFragment();
+}
+
+/** Mail clients run no scripts: <noscript> content is markup for them (the other reading is added). */
+const PARSE_OPTIONS = { sourceCodeLocationInfo: true, scriptingEnabled: false, treeAdapter: LEAN_TREE } as const;
+
+/** Re-readings nest (a conditional comment inside one, an iframe in an iframe); deeper is refused. */
+const MAX_DEPTH = 16;
 
 /** link rel values that only prefetch or advertise: never needed to render a mail. */
 const LINK_ALWAYS = /\b(prefetch|dns-prefetch|preconnect|prerender|preload|modulepreload|alternate|search|pingback|import|manifest)\b/i;
@@ -34,84 +117,80 @@ const ELEMENT_TECHNIQUE: Readonly<Record<string, { technique: Technique; attrs: 
   bgsound: { technique: 'bgsound', attrs: ['src'] },
 };
 
-const VOID = new Set(['img', 'input', 'source', 'embed', 'link', 'meta', 'bgsound', 'track', 'param', 'br', 'hr', 'area', 'base', 'col', 'wbr', 'frame', 'keygen']);
+/** Raw-text content the standard never renders but a client without the element shows as markup. */
+const FALLBACK_CONTENT = new Set(['iframe', 'noembed', 'noframes', 'xmp', 'plaintext', 'select']);
+
+const HTML_NS = 'http://www.w3.org/1999/xhtml';
 
 export const htmlDetector: Detector = {
   id: 'html',
   contentTypes: ['text/html', 'text/x-amp-html', 'application/xhtml+xml', 'image/svg+xml'],
   detect(text: string, ctx: DetectContext): Candidate[] {
-    const out: Candidate[] = [];
-    const found: DocumentState = {};
-    scanFragment(text, 0, text.length, out, ctx, 0, found);
-    const base = baseHref(found.base);
-    return base ? out.map((c) => ({ ...c, url: resolveAgainst(c.url, base) })) : out;
+    const walk: Walk = { src: text, out: [], ctx, seen: new Set(), base: undefined };
+    visit(walk, parseDocument(text), 0, text.length, 0);
+    const base = baseHref(walk.base);
+    return base ? walk.out.map((c) => ({ ...c, url: resolveAgainst(c.url, base) })) : walk.out;
   },
 };
 
-/** What the walk learns about the document as a whole: the first <base href>. */
-interface DocumentState {
-  base?: string;
+interface Walk {
+  readonly src: string;
+  readonly out: Candidate[];
+  readonly ctx: DetectContext;
+  /** Start tags already reported (absolute offsets): re-readings and reconstructed formatting elements meet them again. */
+  readonly seen: Set<number>;
+  /** The first <base href> of the document. */
+  base: string | undefined;
 }
 
-function scanFragment(src: string, from: number, to: number, out: Candidate[], ctx: DetectContext, depth: number, doc: DocumentState): void {
-  const fragment = from === 0 && to === src.length ? src : src.slice(from, to);
-  const $ = load(fragment, PARSE_OPTIONS);
-  const root = $.root()[0];
-  if (!root) return;
-  // document order, with an explicit stack: unclosed tags nest, and 10k nested <font>s must not
-  // overflow the call stack
-  const stack: { node: AnyNode; foreign: boolean }[] = [{ node: root, foreign: false }];
+/** Parse [from, to) of the part as a fragment and walk it. */
+function readAgain(w: Walk, from: number, to: number, depth: number, why: string): void {
+  if (to <= from) return;
+  // the client renders what is inside, however deep: never skip it silently
+  if (depth > MAX_DEPTH) throw new RelayError('MIME_MALFORMED', `part ${w.ctx.part}: ${why} nested more than ${MAX_DEPTH} deep; cannot inspect them`);
+  visit(w, parseFragment(w.src.slice(from, to)), from, to, depth);
+}
+
+/** Document order, with an explicit stack: 10k nested unclosed tags must not overflow the call stack. */
+function visit(w: Walk, root: Node, offset: number, limit: number, depth: number): void {
+  const { src } = w;
+  const stack: Node[] = [root];
   while (stack.length) {
-    const { node, foreign } = stack.pop()!;
-    if (node.type === 'comment' || node.type === 'cdata' || node.type === 'directive') {
-      const start = from + (node.startIndex ?? 0);
-      const end = from + (node.endIndex ?? 0) + 1;
-      if (depth < 16) reparseHidden(src, start, end, out, ctx, depth, doc);
-      if (node.type === 'comment') conditionalComment(src, start, end, out, ctx, depth, doc);
+    const node = stack.pop()!;
+    if (node.nodeName === '#comment') {
+      const loc = node.sourceCodeLocation;
+      if (loc && loc !== UNREAD) conditionalComment(w, offset + loc.startOffset, offset + loc.endOffset, depth);
       continue;
     }
-    if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
-      const el = node as Element;
-      // the first real <base> element counts (not one inside a comment or a style block)
-      if (el.name === 'base' && doc.base === undefined && el.attribs['href'] !== undefined) doc.base = decodeEntities(el.attribs['href']);
-      element(src, el, from, out);
-      // in SVG and MathML, <style>/<title>/<textarea> hold markup, not text: an <img> in there
-      // is parsed (and breaks out into HTML) by browsers, while htmlparser2 sees text
-      if (foreign && RAW_TEXT_IN_HTML.has(el.name) && el.startIndex !== null && el.endIndex !== null && depth < 16) {
-        const tag = parseStartTag(src, from + el.startIndex);
-        const close = src.toLowerCase().lastIndexOf(`</${el.name}`, from + el.endIndex + 1);
-        if (close > tag.end) scanFragment(src, tag.end, close, out, ctx, depth + 1, doc);
+    if (!('childNodes' in node)) continue;
+    if ('tagName' in node) {
+      const el = node;
+      const tag = startTagOf(src, el, offset);
+      if (tag && !w.seen.has(tag.start)) {
+        w.seen.add(tag.start);
+        // the first real <base> element counts (not one inside a comment or a style block)
+        if (tag.name === 'base' && w.base === undefined) {
+          const href = attr(tag, 'href');
+          if (href?.value) w.base = href.value.decoded;
+        }
+        element(w, el, tag, offset);
+        const loc = el.sourceCodeLocation!;
+        if (el.namespaceURI === HTML_NS && FALLBACK_CONTENT.has(tag.name)) {
+          // up to the end tag, or to where the parser closed the element without one
+          const end = loc.endTag ? offset + loc.endTag.startOffset : Math.min(offset + loc.endOffset, limit);
+          readAgain(w, tag.end, end, depth + 1, 'fallback contents');
+        } else if (el.namespaceURI === HTML_NS && tag.name === 'noscript') {
+          // a script-enabled parser ends <noscript> at the first "</noscript", even inside an attribute
+          const end = loc.endTag ? offset + loc.endTag.startOffset : Math.min(offset + loc.endOffset, limit);
+          const close = src.slice(tag.end, end).search(/<\/noscript/i);
+          if (close >= 0) readAgain(w, tag.end + close, end, depth + 1, 'noscript contents');
+        }
       }
-      const inForeign = foreign || el.name === 'svg' || el.name === 'math';
-      for (let i = el.children.length - 1; i >= 0; i--) stack.push({ node: el.children[i]!, foreign: inForeign });
-      continue;
+      // template contents are inert, but a client that does not know <template> renders them
+      if (el.tagName === 'template' && el.namespaceURI === HTML_NS) stack.push((el as Template).content);
     }
-    if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push({ node: node.children[i]!, foreign });
+    for (let i = node.childNodes.length - 1; i >= 0; i--) stack.push(node.childNodes[i]!);
   }
-}
-
-const RAW_TEXT_IN_HTML = new Set(['style', 'title', 'textarea', 'xmp', 'noscript', 'noembed', 'noframes', 'iframe']);
-
-/**
- * Browsers end a comment earlier than htmlparser2 in two cases: "--!>" closes "<!--", and a bogus
- * comment ("<![CDATA[ ...", "<!x ...", "<? ...") ends at its first ">". Whatever htmlparser2 kept
- * in the comment after that point is live markup for the client, so it is parsed too.
- */
-function reparseHidden(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number, doc: DocumentState): void {
-  const raw = src.slice(start, end);
-  let browserEnd: number;
-  if (raw.startsWith('<!--')) {
-    const bang = raw.indexOf('--!>', 4);
-    if (bang < 0) return;
-    const dash = raw.indexOf('-->', 4);
-    if (dash >= 0 && dash < bang) return;
-    browserEnd = bang + 4;
-  } else {
-    const gt = raw.indexOf('>');
-    if (gt < 0) return;
-    browserEnd = gt + 1;
-  }
-  if (start + browserEnd < end) scanFragment(src, start + browserEnd, end, out, ctx, depth + 1, doc);
 }
 
 /**
@@ -132,11 +211,9 @@ function resolveAgainst(url: string, base: URL): string {
   }
 }
 
-/** <!--[if mso]> ... <![endif]-->: parse what Outlook would render. */
-function conditionalComment(src: string, start: number, end: number, out: Candidate[], ctx: DetectContext, depth: number, doc: DocumentState): void {
-  // Outlook renders what is inside, however deep: never skip it silently
-  if (depth > 16) throw new RelayError('MIME_MALFORMED', `part ${ctx.part}: conditional comments nested more than 16 deep; cannot inspect them`);
-  const body = src.slice(start, end);
+/** <!--[if mso]> ... <![endif]-->: HTML parsers see a comment, Outlook renders what is inside. */
+function conditionalComment(w: Walk, start: number, end: number, depth: number): void {
+  const body = w.src.slice(start, end);
   if (!/^<!--\[if\b/i.test(body)) return;
   const open = body.indexOf(']>');
   if (open < 0) return;
@@ -144,28 +221,26 @@ function conditionalComment(src: string, start: number, end: number, out: Candid
   // no <![endif]: up to the "-->", or to the end when the comment is unterminated (its last
   // characters are then content, e.g. the ">" of a tag inside)
   if (close < 0) close = body.endsWith('-->') ? body.length - 3 : body.length;
-  const innerFrom = start + open + 2;
-  const innerTo = start + close;
-  if (innerTo > innerFrom) scanFragment(src, innerFrom, innerTo, out, ctx, depth + 1, doc);
+  readAgain(w, start + open + 2, start + close, depth + 1, 'conditional comments');
 }
 
-function element(src: string, el: Element, base: number, out: Candidate[]): void {
-  const start = base + (el.startIndex ?? 0);
-  if (src[start] !== '<') return;
-  const tag = parseStartTag(src, start);
-  const name = el.name.toLowerCase();
-  const whole = elementSpan(src, el, base, tag, name);
+function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
+  const { src, out } = w;
+  const name = tag.name;
+  // removing the element removes start tag to end tag when it was really closed, else the start tag
+  const endTag = el.sourceCodeLocation?.endTag;
+  const whole: Span = endTag ? { start: tag.start, end: offset + endTag.endOffset } : { start: tag.start, end: tag.end };
   const startTagOnly: Span = { start: tag.start, end: tag.end };
 
   const open = (technique: Technique, a: AttrSpan | undefined, removeAction: Candidate['removeAction'], remove: Span, extra?: Partial<Candidate>): void => {
     if (!a?.value) return;
-    const url = decodeEntities(a.value.raw).trim();
+    const url = a.value.decoded.trim();
     if (!url) return;
     out.push({ kind: 'open', technique, url, remove, removeAction, ...extra });
   };
   const srcset = (a: AttrSpan | undefined, removeAction: Candidate['removeAction'], remove: Span, extra?: Partial<Candidate>): void => {
     if (!a?.value) return;
-    for (const url of srcsetUrls(decodeEntities(a.value.raw))) out.push({ kind: 'open', technique: 'srcset', url, remove, removeAction, ...extra });
+    for (const url of srcsetUrls(a.value.decoded)) out.push({ kind: 'open', technique: 'srcset', url, remove, removeAction, ...extra });
   };
   const attrSpan = (a: AttrSpan): Span => ({ start: a.start, end: a.end });
 
@@ -178,7 +253,7 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
     // the browser decodes references, then CSS escapes, before it reads the CSS: when either is
     // there, read the decoded text and remove the whole attribute if it holds a tracker
     const direct = scanCss(raw, style.value.start, 'declarations');
-    const decoded = /[&\\]/.test(raw) ? scanCss(decodeCssEscapes(decodeEntities(raw)), 0, 'declarations') : direct;
+    const decoded = /[&\\]/.test(raw) ? scanCss(decodeCssEscapes(style.value.decoded), 0, 'declarations') : direct;
     if (decoded.length <= direct.length) {
       for (const ref of direct) {
         out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration' });
@@ -203,14 +278,14 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
       break;
     }
     case 'input':
-      if (/^image$/i.test(decodeEntities(attr(tag, 'type')?.value?.raw ?? ''))) open('input-image', attr(tag, 'src'), 'remove-element', startTagOnly, sizeSignals(tag));
+      if (/^image$/i.test(attr(tag, 'type')?.value?.decoded ?? '')) open('input-image', attr(tag, 'src'), 'remove-element', startTagOnly, sizeSignals(tag));
       break;
     case 'source': {
-      const parent = el.parent && 'name' in el.parent ? (el.parent as Element).name.toLowerCase() : '';
+      const parent = el.parentNode && 'tagName' in el.parentNode ? el.parentNode.tagName.toLowerCase() : '';
       const technique: Technique = parent === 'picture' ? 'srcset' : 'media';
       open(technique, attr(tag, 'src'), 'remove-element', startTagOnly);
       const ss = attr(tag, 'srcset');
-      if (ss?.value) for (const url of srcsetUrls(decodeEntities(ss.value.raw))) out.push({ kind: 'open', technique, url, remove: startTagOnly, removeAction: 'remove-element' });
+      if (ss?.value) for (const url of srcsetUrls(ss.value.decoded)) out.push({ kind: 'open', technique, url, remove: startTagOnly, removeAction: 'remove-element' });
       break;
     }
     case 'video':
@@ -220,15 +295,15 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
       if (name === 'video') open('media-poster', attr(tag, 'poster'), 'remove-attribute', attrSpan(attr(tag, 'poster') ?? { name: '', start: 0, end: 0 }));
       break;
     case 'link': {
-      const rel = decodeEntities(attr(tag, 'rel')?.value?.raw ?? '');
+      const rel = attr(tag, 'rel')?.value?.decoded ?? '';
       open('link-rel', attr(tag, 'href'), 'remove-element', startTagOnly, LINK_ALWAYS.test(rel) ? { alwaysTracking: true } : {});
       break;
     }
     case 'meta': {
-      const equiv = decodeEntities(attr(tag, 'http-equiv')?.value?.raw ?? '');
+      const equiv = attr(tag, 'http-equiv')?.value?.decoded ?? '';
       const content = attr(tag, 'content');
       if (/^refresh$/i.test(equiv.trim()) && content?.value) {
-        const m = /url\s*=\s*['"]?([^'"\s]+)/i.exec(decodeEntities(content.value.raw));
+        const m = /url\s*=\s*['"]?([^'"\s]+)/i.exec(content.value.decoded);
         if (m?.[1]) out.push({ kind: 'open', technique: 'meta-refresh', url: m[1], remove: startTagOnly, removeAction: 'remove-element', alwaysTracking: true });
       }
       break;
@@ -237,11 +312,20 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
       open('manifest', attr(tag, 'manifest'), 'remove-attribute', attrSpan(attr(tag, 'manifest') ?? { name: '', start: 0, end: 0 }), { alwaysTracking: true });
       break;
     case 'style': {
-      const child = el.children[0];
-      if (child && child.type === 'text' && child.startIndex !== null && child.endIndex !== null) {
-        const s = base + child.startIndex;
-        const e = base + child.endIndex + 1;
-        for (const ref of scanCss(src.slice(s, e), s, 'sheet')) {
+      // an HTML <style> is one run of raw text; in SVG and MathML its text may hold references
+      // (decoded by the parser) and markup: when decoding reveals more, the element goes whole
+      for (const child of el.childNodes) {
+        if (!('value' in child) || !child.sourceCodeLocation || child.sourceCodeLocation === UNREAD) continue;
+        const s = offset + child.sourceCodeLocation.startOffset;
+        const e = offset + child.sourceCodeLocation.endOffset;
+        const raw = src.slice(s, e);
+        const direct = scanCss(raw, s, 'sheet');
+        const decoded = el.namespaceURI !== HTML_NS && raw.includes('&') ? scanCss(decodeHTML(raw), 0, 'sheet') : direct;
+        if (decoded.length > direct.length) {
+          for (const ref of decoded) out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: whole, removeAction: 'remove-element' });
+          continue;
+        }
+        for (const ref of direct) {
           out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration', ...(ref.printOnly ? { printOnly: true } : {}), ...(ref.quotedOnly ? { quotedOnly: true } : {}) });
         }
       }
@@ -256,7 +340,7 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
       // originalsrc: Outlook Safe Links keeps the pre-wrapping URL here; it must not keep a tracker either
       for (const a of [attr(tag, 'href'), attr(tag, 'originalsrc')]) {
         if (!a?.value) continue;
-        const url = decodeEntities(a.value.raw).trim();
+        const url = a.value.decoded.trim();
         if (!url) continue;
         out.push({
           kind: 'click',
@@ -270,7 +354,7 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
       }
       const ping = attr(tag, 'ping');
       if (ping?.value) {
-        for (const url of decodeEntities(ping.value.raw).trim().split(/\s+/).filter(Boolean)) {
+        for (const url of ping.value.decoded.trim().split(/\s+/).filter(Boolean)) {
           out.push({ kind: 'click', technique: 'a-ping', url, remove: attrSpan(ping), removeAction: 'remove-attribute', alwaysTracking: true });
         }
       }
@@ -302,22 +386,11 @@ function element(src: string, el: Element, base: number, out: Candidate[]): void
       const t = ELEMENT_TECHNIQUE[name];
       if (t) {
         // one finding per element: the element goes, whichever of its URLs is the beacon
-        const first = t.attrs.map((n) => attr(tag, n)).find((a) => a?.value && decodeEntities(a.value.raw).trim());
+        const first = t.attrs.map((n) => attr(tag, n)).find((a) => a?.value?.decoded.trim());
         open(t.technique, first, 'remove-element', whole, { alwaysTracking: true });
       }
     }
   }
-}
-
-/** The span that removing the element removes: start tag to end tag when it was really closed. */
-function elementSpan(src: string, el: Element, base: number, tag: StartTag, name: string): Span {
-  if (VOID.has(name) || el.endIndex === null) return { start: tag.start, end: tag.end };
-  const end = base + el.endIndex + 1;
-  // htmlparser2 closes unclosed elements at their parent's end: only trust a real end tag
-  const closing = src.slice(Math.max(tag.end, end - name.length - 3), end).toLowerCase();
-  if (end > tag.end && closing.startsWith('</') && closing.includes(name)) return { start: tag.start, end };
-  if (src.slice(tag.end - 2, tag.end) === '/>') return { start: tag.start, end: tag.end };
-  return { start: tag.start, end: tag.end };
 }
 
 function srcsetUrls(value: string): string[] {
@@ -342,9 +415,9 @@ function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
     const m = /^(\d+(?:\.\d+)?)(px)?$/i.exec(v.trim());
     return m ? Number(m[1]) : null;
   };
-  const w = num(decodeEntitiesOpt(attr(tag, 'width')));
-  const h = num(decodeEntitiesOpt(attr(tag, 'height')));
-  const style = decodeEntitiesOpt(attr(tag, 'style'))?.toLowerCase() ?? '';
+  const w = num(decodedValue(attr(tag, 'width')));
+  const h = num(decodedValue(attr(tag, 'height')));
+  const style = decodedValue(attr(tag, 'style'))?.toLowerCase() ?? '';
   const declared = (prop: string): string | undefined => {
     // declarations split by hand: regexes with adjacent \s* groups were quadratic on long runs of blanks
     for (const decl of style.split(';')) {
@@ -368,24 +441,28 @@ function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
  * common). Iterative and bounded in nodes too: nested unclosed <a>s put the rest of the document
  * under each link, which made this quadratic (and deep enough to overflow the stack).
  */
-function textOf(root: AnyNode): string {
+function textOf(root: Node): string {
   let left = 200;
   let visits = 5000;
   const parts: string[] = [];
-  const stack: AnyNode[] = [root];
+  const stack: Node[] = [root];
   while (stack.length && left > 0 && visits-- > 0) {
     const node = stack.pop()!;
-    if (node.type === 'text') {
-      const t = (node as unknown as { data: string }).data.slice(0, left);
+    if (node.nodeName === '#text' && 'value' in node) {
+      const t = node.value.slice(0, left);
       left -= t.length;
       parts.push(t);
       continue;
     }
-    if (node.type === 'tag' && (node as Element).attribs['alt']) {
-      parts.push((node as Element).attribs['alt'] ?? '');
-      continue;
+    if (!('childNodes' in node)) continue;
+    if ('tagName' in node) {
+      const alt = node.attrs.find((a) => a.name === 'alt' && !a.prefix);
+      if (alt?.value) {
+        parts.push(alt.value);
+        continue;
+      }
     }
-    if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
+    for (let i = node.childNodes.length - 1; i >= 0; i--) stack.push(node.childNodes[i]!);
   }
   return parts.join('');
 }
@@ -397,6 +474,6 @@ function decodeCssEscapes(s: string): string {
   );
 }
 
-function decodeEntitiesOpt(a: AttrSpan | undefined): string | undefined {
-  return a?.value ? decodeEntities(a.value.raw) : undefined;
+function decodedValue(a: AttrSpan | undefined): string | undefined {
+  return a?.value?.decoded;
 }

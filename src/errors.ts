@@ -46,6 +46,7 @@ export const ERRORS = {
   // stores
   CONSENT_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
   AUDIT_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
+  CAMPAIGN_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
   SPOOL_WRITE_FAILED: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 74 },
   // delivery
   UPSTREAM_TEMPORARY: { smtp: 451, enhanced: '4.4.1', temporary: true, exit: 75 },

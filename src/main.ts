@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { splitHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { SqliteCampaignStore } from './campaign/sqlite.js';
+import type { CampaignStore } from './campaign/store.js';
 import { SqliteConsentStore } from './consent/sqlite.js';
 import type { ConsentStore } from './consent/store.js';
 import type { DeliveryEvent } from './delivery/events.js';
@@ -57,10 +59,15 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
   let audit: ReturnType<typeof openAuditRecorder>;
   let spool: Spool;
+  let campaigns: CampaignStore | undefined;
   try {
     audit = openAuditRecorder(config.dataDir);
     try {
       spool = await Spool.open(config.dataDir);
+      if (config.campaign.enabled) {
+        const c = config.campaign;
+        campaigns = new SqliteCampaignStore(config.dataDir, { limits: { windowMs: c.window, maxCampaigns: c.maxCampaigns, maxUrlsPerCampaign: c.maxUrlsPerCampaign } });
+      }
     } catch (err) {
       await audit.close();
       throw err;
@@ -104,6 +111,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     policy: { keepCampaignParams: config.policy.keepCampaignParams, readReceipts: config.policy.readReceipts },
     logger: log,
     delivery: { reportingMta: config.hostname, firstRetryDelayMs: config.spool.retryInitial, onSpooled: () => void worker.kick(), onEvent },
+    ...(campaigns ? { campaigns } : {}),
   };
   try {
     for (const l of config.listen) {
@@ -144,6 +152,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     await upstream.close();
     await consent.close();
     await audit.close();
+    await campaigns?.close();
     throw err;
   }
   worker.start();
@@ -170,6 +179,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         await upstream.close();
         await consent.close();
         await audit.close();
+        await campaigns?.close();
         log.info('consent-relay stopped');
       })();
       return closing;

@@ -52,6 +52,24 @@ export interface FindingEvent extends EventBase {
   readonly mode?: 'enforce' | 'monitor';
 }
 
+/**
+ * A URL template found to carry per-recipient values across the copies of one campaign (learned
+ * by the relay, issue 8 item 2). Host and path shape only: varying positions are `{v}`, nothing
+ * that was in a copy's URL values. Concerns no recipient.
+ */
+export interface CampaignTemplateEvent extends EventBase {
+  readonly type: 'campaign-template';
+  /** Keyed short reference grouping the templates of one campaign (not reversible). */
+  readonly campaign: string;
+  readonly host: string;
+  /** e.g. "/go/{v}/*?t={v}&utm_source=*". */
+  readonly pathShape: string;
+  /** The varying positions: "path 2", "query t". */
+  readonly positions: readonly string[];
+  /** Copies of the campaign seen when the template was learned. */
+  readonly copies: number;
+}
+
 export const OUTCOME_TYPES = ['spooled', 'delivered-from-spool', 'bounced', 'rejected'] as const;
 export type OutcomeType = (typeof OUTCOME_TYPES)[number];
 
@@ -62,9 +80,9 @@ export interface OutcomeEvent extends EventBase {
   readonly reason: string;
 }
 
-export type AuditEvent = RelayedEvent | FindingEvent | OutcomeEvent;
+export type AuditEvent = RelayedEvent | FindingEvent | CampaignTemplateEvent | OutcomeEvent;
 export type AuditEventType = AuditEvent['type'];
-export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = ['relayed', 'finding', ...OUTCOME_TYPES];
+export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = ['relayed', 'finding', 'campaign-template', ...OUTCOME_TYPES];
 
 const base = {
   at: z.string().min(1),
@@ -96,6 +114,15 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     redactedUrl: z.string(),
     count: z.number().int().positive().optional(),
     mode: z.enum(['enforce', 'monitor']).optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('campaign-template'),
+    campaign: z.string().regex(/^[0-9a-f]{1,64}$/),
+    host: z.string().min(1),
+    pathShape: z.string(),
+    positions: z.array(z.string()),
+    copies: z.number().int().positive(),
   }),
   z.object({ ...base, type: z.enum(OUTCOME_TYPES), reason: z.string() }),
 ]);

@@ -41,6 +41,11 @@ export const CSV_COLUMNS = [
   'action',
   'redacted_url',
   'count',
+  'campaign',
+  'host',
+  'path_shape',
+  'positions',
+  'copies',
   'reason',
 ] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
@@ -71,6 +76,13 @@ function csvRecord(r: AuditRow): Record<CsvColumn, string> {
       out.action = r.action;
       out.redacted_url = r.redactedUrl;
       out.count = String(r.count ?? 1);
+      break;
+    case 'campaign-template':
+      out.campaign = r.campaign;
+      out.host = r.host;
+      out.path_shape = r.pathShape;
+      out.positions = r.positions.join('; ');
+      out.copies = String(r.copies);
       break;
     default:
       out.reason = r.reason;
@@ -109,6 +121,8 @@ function detail(r: AuditRow): string {
       return `from ${r.sender || '<>'} ${r.mode} rules ${r.rulesVersion}, ${r.findingCount} finding(s), upstream: ${r.upstream}`;
     case 'finding':
       return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}${r.count && r.count > 1 ? ` (x${r.count})` : ''}`;
+    case 'campaign-template':
+      return `campaign ${r.campaign}: ${r.host}${r.pathShape} varies at ${r.positions.join(', ')} (${r.copies} copies)`;
     default:
       return r.reason;
   }

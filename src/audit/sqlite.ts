@@ -231,6 +231,9 @@ function sanitise(event: AuditEvent): AuditEvent {
       return { ...e, at, recipientHashes, upstream: redactText(e.upstream) };
     case 'finding':
       return { ...e, at, recipientHashes, redactedUrl: redactUrl(e.redactedUrl) };
+    case 'campaign-template':
+      // a shape, but text from outside all the same: nothing address-shaped gets in
+      return { ...e, at, recipientHashes, host: redactText(e.host), pathShape: redactText(e.pathShape) };
     default:
       return { ...e, at, recipientHashes, reason: redactText(e.reason) };
   }

@@ -2,16 +2,19 @@
  * What the pipeline tells the audit log: before delivery, every tracker found per copy (so
  * nothing leaves without its record); after delivery, one row per copy with the upstream's reply.
  */
-import type { AuditEvent, FindingEvent } from '../audit/events.js';
+import type { AuditEvent, CampaignTemplateEvent, FindingEvent } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
 import { redactText, redactUrl } from '../audit/redact.js';
 import { SqliteAuditLog } from '../audit/sqlite.js';
 import type { Reply } from '../delivery/transaction.js';
+import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
 import type { ClassCopy, Transaction } from './relay.js';
 
 export interface AuditRecorder {
   filtered(tx: Transaction, copies: readonly ClassCopy[], mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
   relayed(tx: Transaction, copies: readonly ClassCopy[], reply: Reply, mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
+  /** URL templates this transaction's copy taught the campaign store (host and path shape only). */
+  learned(tx: Transaction, templates: readonly LearnedTemplate[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,14 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           : { ...base, type: 'rejected', reason: line };
       });
       await append(events, tx.recipients.map((r) => r.address));
+    },
+    async learned(tx, templates) {
+      if (!templates.length) return;
+      const at = new Date().toISOString();
+      const events = templates.map(
+        (t): CampaignTemplateEvent => ({ type: 'campaign-template', at, queueId: tx.queueId, consentClass: '', recipientHashes: [], campaign: t.campaign, host: t.host, pathShape: t.pathShape, positions: t.positions, copies: t.copies }),
+      );
+      await append(events, []);
     },
     close: () => log.close(),
   };

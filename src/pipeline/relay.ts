@@ -17,6 +17,8 @@ import type { Upstream } from '../delivery/upstream.js';
 import { RelayError, asRelayError } from '../errors.js';
 import { isCanonical } from '../mime/canonical.js';
 import { bugReport } from '../log.js';
+import type { CampaignStore } from '../campaign/store.js';
+import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
@@ -36,6 +38,8 @@ export interface RelayDeps {
   readonly policy: EnginePolicy;
   readonly logger: Logger;
   readonly delivery: TransactionOptions;
+  /** Learn per-recipient URL positions across the copies of a campaign; absent when `campaign.enabled` is false. */
+  readonly campaigns?: CampaignStore;
 }
 
 export interface Recipient {
@@ -63,8 +67,9 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
   const messageId = extractMessageId(tx.raw);
 
   let copies: ClassCopy[];
+  const learned: LearnedTemplate[] = [];
   try {
-    copies = await filterByClass(deps, tx, messageId);
+    copies = await filterByClass(deps, tx, messageId, learned);
   } catch (err) {
     const e = asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
     if (e.code !== 'FILTER_FAILED') {
@@ -78,7 +83,7 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
 
   // what was removed is on record before anything leaves: no audit, no delivery
   try {
-    await deps.audit.filtered(tx, copies, deps.mode, deps.rules.version);
+    await Promise.all([deps.audit.filtered(tx, copies, deps.mode, deps.rules.version), deps.audit.learned(tx, learned)]);
   } catch (err) {
     const e = asRelayError(err, 'AUDIT_UNAVAILABLE', 'audit log unavailable, try again later');
     log.error({ code: e.code, reason: e.message }, 'message refused: audit log unavailable');
@@ -104,7 +109,7 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
   return reply;
 }
 
-async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string | null): Promise<ClassCopy[]> {
+async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string | null, learned: LearnedTemplate[]): Promise<ClassCopy[]> {
   const classes = new Map<string, { consent: Consent; to: string[] }>();
   for (const r of tx.recipients) {
     const key = consentClass(r.consent);
@@ -113,8 +118,10 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
     classes.set(key, entry);
   }
   const out: ClassCopy[] = [];
+  // one context for every class: the store counts the message once, however often it is filtered
+  const campaign = deps.campaigns ? { store: deps.campaigns, sender: tx.from, onLearned: (t: LearnedTemplate) => void learned.push(t) } : undefined;
   for (const [key, { consent, to }] of classes) {
-    const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy });
+    const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy, ...(campaign ? { campaign } : {}) });
     if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
     // nodemailer makes bare CR/LF into CRLF on the way out: bytes that are not canonical would
     // reach the upstream different from what was inspected

@@ -12,8 +12,9 @@ import { codecFor, type TextCodec } from '../mime/charset.js';
 import { depthOf, partNumber, splitMessage, type MimeNode } from '../mime/split.js';
 import { decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
 import { applyEdits, editFor } from './actions/edits.js';
-import { analyseMessage } from './analysis/index.js';
-import type { Hints, MessageHeaders, PlacedCandidate } from './analysis/types.js';
+import type { CampaignContext } from './analysis/campaign.js';
+import { analyseMessage, analysersFor } from './analysis/index.js';
+import type { Analyser, Hints, MessageHeaders, PartText, PlacedCandidate } from './analysis/types.js';
 import { classify } from './classify.js';
 import { detectorFor } from './detectors/index.js';
 import { DEFAULT_ENGINE_POLICY, type Candidate, type ClassifyContext, type EnginePolicy } from './detectors/types.js';
@@ -41,6 +42,8 @@ export interface RewriteOptions {
   readonly limits?: Partial<Limits>;
   /** Configurable policy (config `policy.*`); defaults keep campaign parameters and read receipts. */
   readonly policy?: Partial<EnginePolicy>;
+  /** Learn from the copies of a campaign (the relay, `scan --campaign`); absent: each message alone. */
+  readonly campaign?: CampaignContext;
 }
 
 export interface RewriteResult {
@@ -55,7 +58,7 @@ export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const ctx: ClassifyContext = { rules: opts.rules, consent: opts.consent, needles: recipientNeedles(opts.recipients ?? []), policy: { ...DEFAULT_ENGINE_POLICY, ...opts.policy } };
   try {
-    return await rewriteAt(raw, ctx, limits, '', 0);
+    return await rewriteAt(raw, ctx, analysersFor(opts), limits, '', 0);
   } catch (err) {
     throw asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
   }
@@ -66,9 +69,11 @@ export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise
  * read (split, decode, detect every text part) → analyse (all candidates of the message together)
  * → decide (classify, policy, edits per part) → write (re-encode changed parts, join).
  */
-async function rewriteAt(raw: Buffer, ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<RewriteResult> {
-  const read = await readParts(raw, ctx, limits, prefix, depth);
-  const hints = await analyseMessage({ candidates: read.candidates, headers: read.headers, ctx });
+async function rewriteAt(raw: Buffer, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<RewriteResult> {
+  const read = await readParts(raw, ctx, analysers, limits, prefix, depth);
+  const texts: PartText[] = [];
+  for (const seg of read.segments) if (!Buffer.isBuffer(seg) && seg.codec) texts.push({ part: seg.part, contentType: seg.contentType, text: seg.text });
+  const hints = await analyseMessage({ candidates: read.candidates, headers: read.headers, ctx, texts }, analysers);
   const findings: Finding[] = [];
   let changed = read.headerFindings.length > 0;
   for (const f of read.headerFindings) findings.push(f);
@@ -116,7 +121,7 @@ interface ReadMessage {
   readonly headerFindings: Finding[];
 }
 
-async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<ReadMessage> {
+async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<ReadMessage> {
   const chunks = await splitMessage(raw, limits);
   const segments: (Buffer | TextPart)[] = [];
   const candidates: PlacedCandidate[] = [];
@@ -147,7 +152,7 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
     // the node's body is the run of body chunks that follows it
     const bodyChunks: Buffer[] = [];
     while (chunks[i + 1]?.type === 'body') bodyChunks.push((chunks[++i] as { value: Buffer }).value);
-    const part = await readPart(node, bodyChunks, ctx, limits, prefix, nodeDepth);
+    const part = await readPart(node, bodyChunks, ctx, analysers, limits, prefix, nodeDepth);
     if (!part) {
       for (const b of bodyChunks) segments.push(b);
       continue;
@@ -163,7 +168,7 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, limits: Limits, pref
 }
 
 /** Decode and detect one leaf; null for parts nobody inspects (attachments, images, ...). */
-async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, limits: Limits, prefix: string, depth: number): Promise<TextPart | null> {
+async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<TextPart | null> {
   const contentType = (node.contentType || 'text/plain').toLowerCase();
   // two Content-Type headers that disagree: a client may honour the one we did not inspect
   const declared = node.headers ? new Set(node.headers.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase())) : new Set<string>();
@@ -186,7 +191,7 @@ async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyConte
 
   if (isMessage) {
     // the inner message is a message of its own: its own headers, its own analysis
-    const nested = await rewriteAt(decoded, ctx, limits, `${part}.`, depth + 1);
+    const nested = await rewriteAt(decoded, ctx, analysers, limits, `${part}.`, depth + 1);
     return { part, contentType, encoding, codec: null, text: '', candidates: [], nested, output: nested.changed ? encodeBody(nested.output, encoding) : body };
   }
 

@@ -4,10 +4,21 @@
  * the list that gives a verdict decides. Adding an analyser is adding it here.
  */
 import type { Candidate } from '../detectors/types.js';
+import { campaignAnalyser, type CampaignContext } from './campaign.js';
 import { listUnsubscribeAnalyser } from './list-unsubscribe.js';
 import type { Analyser, Hint, Hints, MessageView } from './types.js';
 
+/** The analysers that need nothing but the message. */
 export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser];
+
+/**
+ * The analysers for one rewrite call: the stateless ones, then those built from the call's
+ * dependencies. Campaign learning comes last, so that what one message shows by itself (an
+ * unwrappable destination) decides before what the copies show.
+ */
+export function analysersFor(deps: { readonly campaign?: CampaignContext | undefined; readonly recipients?: readonly string[] | undefined }): readonly Analyser[] {
+  return deps.campaign ? [...ANALYSERS, campaignAnalyser(deps.campaign, deps.recipients ?? [])] : ANALYSERS;
+}
 
 export async function analyseMessage(view: MessageView, analysers: readonly Analyser[] = ANALYSERS): Promise<Hints> {
   const merged = new Map<Candidate, Hint>();

@@ -22,10 +22,20 @@ export interface MessageHeaders {
   get(name: string): readonly string[];
 }
 
+/** A decoded text part of the message (never logged). */
+export interface PartText {
+  readonly part: string;
+  /** Lower-case MIME type. */
+  readonly contentType: string;
+  readonly text: string;
+}
+
 export interface MessageView {
   readonly candidates: readonly PlacedCandidate[];
   readonly headers: MessageHeaders;
   readonly ctx: ClassifyContext;
+  /** The inspected text parts, in message order (the campaign key reads the HTML's tag sequence). */
+  readonly texts?: readonly PartText[];
 }
 
 /**

@@ -7,7 +7,7 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import type { AuditEventType } from '../audit/events.js';
 import type { AuditFormat } from '../audit/report.js';
 import type { ConsentScope } from '../consent/store.js';
-import { isRelayError } from '../errors.js';
+import { RelayError, isRelayError } from '../errors.js';
 import { parseAuditFormat, parseAuditType, parseLimit, parseScopeOption, parseWhen } from './parse.js';
 
 interface CommonOptions {
@@ -68,23 +68,36 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   withCommon(program.command('scan'))
     .description('write FILE (or - for stdin) as RECIPIENT would receive it; summary of trackers on stderr')
-    .argument('<file>', 'message file (.eml), or - for standard input')
+    .argument('<files...>', 'message file (.eml), or - for standard input; several with --campaign')
     .option('-r, --recipient <addr>', 'recipient whose recorded consent applies (default: no consent)')
-    .option('-o, --out <file>', 'write the message here instead of stdout')
+    .option('-o, --out <file>', 'write the message here instead of stdout (with --campaign: a directory)')
     .option('--json', 'print the findings as JSON on stdout (needs --out)')
+    .option('--campaign', 'the files are copies of one campaign: learn the per-recipient URL positions from all, then filter each')
     .addHelpText(
       'after',
       `
 Uses the same rules and engine as the relay. Exit 65 if the message cannot be filtered
 (the relay would answer 451 and not send it).
 
+With --campaign, positions of a URL whose values differ between the copies (recipient tokens)
+are removed from every copy, as the relay does from the second copy of a campaign on; the
+learned URL templates (host and path shape, no values) are listed on stderr. Without --out the
+filtered messages follow each other on stdout, each after a "==> FILE <==" line.
+
 Examples:
   consent-relay scan newsletter.eml > as-received.eml
   consent-relay scan newsletter.eml --recipient alice@example.org --data-dir /var/lib/consent-relay
-  consent-relay scan - --out stripped.eml --json < newsletter.eml`,
+  consent-relay scan - --out stripped.eml --json < newsletter.eml
+  consent-relay scan --campaign copy-alice.eml copy-bob.eml copy-carol.eml --out filtered/`,
     )
-    .action(async (file: string, o: CommonOptions & { recipient?: string; out?: string; json?: boolean }) => {
-      setExit(await (await load.scan()).scanCommand(configFrom(o), { file, ...(o.recipient ? { recipient: o.recipient } : {}), ...(o.out ? { out: o.out } : {}), json: Boolean(o.json) }));
+    .action(async (files: string[], o: CommonOptions & { recipient?: string; out?: string; json?: boolean; campaign?: boolean }) => {
+      const rest = { ...(o.recipient ? { recipient: o.recipient } : {}), ...(o.out ? { out: o.out } : {}), json: Boolean(o.json) };
+      if (o.campaign) {
+        setExit(await (await load.scan()).scanCampaignCommand(configFrom(o), { files, ...rest }));
+        return;
+      }
+      if (files.length !== 1) throw new RelayError('USAGE', `scan takes one file (or - for stdin), not ${files.length}; several copies of one campaign need --campaign`);
+      setExit(await (await load.scan()).scanCommand(configFrom(o), { file: files[0]!, ...rest }));
     });
 
   const consent = program

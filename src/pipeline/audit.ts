@@ -62,7 +62,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
         // one redirector are one fact for an auditor, and one row instead of 96 on the hot path
         const rows = new Map<string, FindingEvent & { count: number }>();
         for (const f of c.findings) {
-          const redactedUrl = redactUrl(f.url);
+          const redactedUrl = redactUrl(f.auditUrl ?? f.url);
           const key = [f.kind, f.technique, f.vendor, f.ruleId, f.action, redactedUrl].join('\u0000');
           const row = rows.get(key);
           if (row) row.count++;

@@ -228,6 +228,7 @@ function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints): { findings
       ...(action === 'unwrap-link' && v.destination ? { replacement: v.destination } : {}),
       ...(action === 'strip-params' && v.cleaned ? { replacement: v.cleaned, params: v.params ?? [] } : {}),
       ...(v.note && action !== 'unwrap-link' ? { note: v.note } : {}),
+      ...(v.auditUrl ? { auditUrl: v.auditUrl } : {}),
     });
   }
   return { findings, edits };

@@ -93,6 +93,8 @@ export interface Verdict extends RuleMatch {
   /** A tracked link that must keep working (unsubscribe): kept, and said so. */
   readonly protectedLink?: boolean;
   readonly note?: string;
+  /** The URL with the positions known to be per-recipient starred: what the audit log starts from. */
+  readonly auditUrl?: string;
 }
 
 /** One tracker seen in one part, and what was done with it. */
@@ -112,6 +114,8 @@ export interface Finding extends RuleMatch {
   readonly params?: readonly string[];
   /** Human-readable reason, e.g. "opaque redirect: destination only in vendor database". */
   readonly note?: string;
+  /** Verdict.auditUrl: the URL with known per-recipient positions starred, redacted from instead of `url`. */
+  readonly auditUrl?: string;
 }
 
 /** A change to a part's decoded text: replace [start, end) with text. Edits never overlap. */

@@ -112,6 +112,19 @@ export function withoutParams(raw: string, positions: ReadonlySet<Position>): { 
   return { url: beforeHash.slice(0, q) + (kept.length ? `?${kept.join('&')}` : '') + fragment, removed };
 }
 
+/** The URL with the given path positions as `*` and the given query positions removed. */
+export function starred(raw: string, positions: ReadonlySet<Position>): string {
+  const url = httpUrl(raw);
+  if (!url) return raw;
+  const path = url.pathname
+    .split('/')
+    .map((seg, i) => (i > 0 && positions.has(`path ${i}`) ? '*' : seg))
+    .join('/');
+  const rest = withoutParams(raw, positions).url;
+  const q = rest.indexOf('?');
+  return `${url.protocol}//${url.host}${path}${q < 0 ? '' : rest.slice(q).replace(/#.*$/, '')}`;
+}
+
 export interface PlacedShape {
   readonly candidate: Candidate;
   readonly shape: UrlShape;

@@ -13,7 +13,7 @@ import type { CampaignStore, Position } from '../../campaign/store.js';
 import { slotKey } from '../../campaign/store.js';
 import type { Verdict } from '../types.js';
 import type { Candidate } from '../detectors/types.js';
-import { campaignKey, displayShape, placedShapes, withoutParams } from './campaign-key.js';
+import { campaignKey, displayShape, placedShapes, starred, withoutParams } from './campaign-key.js';
 import type { Analyser, Hint } from './types.js';
 
 export const CAMPAIGN_RULE_ID = 'campaign.varying-position';
@@ -76,7 +76,8 @@ export function campaignAnalyser(cc: CampaignContext, recipients: readonly strin
 }
 
 function verdictFor(c: Candidate, positions: ReadonlySet<Position>, note: string): Verdict {
-  const base = { ruleId: CAMPAIGN_RULE_ID, vendor: null, note };
+  // a short token ("Lm4tR") does not look like an id to the audit redactor; here it is known to be one
+  const base = { ruleId: CAMPAIGN_RULE_ID, vendor: null, note, auditUrl: starred(c.url, positions) };
   if (c.kind === 'open' || c.technique === 'a-ping') return { ...base, technique: c.technique };
   const inPath = [...positions].some((p) => p.startsWith('path '));
   if (!inPath) {

@@ -41,12 +41,13 @@ export const CSV_COLUMNS = [
   'action',
   'redacted_url',
   'count',
+  'reason',
+  // campaign-template rows (added after the original columns, so existing column positions hold)
   'campaign',
   'host',
   'path_shape',
   'positions',
   'copies',
-  'reason',
 ] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
 

@@ -124,7 +124,7 @@ describe('consent-relay audit list', () => {
   it('bad option values are usage errors', () => {
     const cases: [string[], RegExp][] = [
       [['--format', 'xml'], /--format must be one of table, csv, json, not "xml"/],
-      [['--type', 'opened'], /--type must be one of relayed, finding, spooled, delivered-from-spool, bounced, rejected/],
+      [['--type', 'opened'], /--type must be one of relayed, finding, campaign-template, spooled, delivered-from-spool, bounced, rejected/],
       [['--limit', '0'], /--limit must be a whole number/],
       [['--since', 'last week'], /--since must be a date \(2026-10-01\), a time .* or a duration like 7d/],
     ];

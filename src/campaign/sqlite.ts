@@ -1,5 +1,5 @@
 /**
- * The campaign store on SQLite: `<dataDir>/campaigns.db` (mode 0600), or an in-memory database for
+ * The campaign store on SQLite: `<dataDir>/campaigns.db` (mode 0600, as openDatabase makes every store), or an in-memory database for
  * `scan --campaign`. Values are written only as HMAC-SHA256 under a random per-store key: the
  * hashes just have to say "same" or "different" within this store, and keyed they match no other
  * installation's and no precomputed table. The key lives in the same file, so what protects the
@@ -7,7 +7,6 @@
  * addresses, subjects, senders (the campaign key is hashed too).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync } from 'node:fs';
 
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
@@ -119,8 +118,6 @@ export class SqliteCampaignStore implements CampaignStore {
         // a cache of what was learned: losing the last copies on power loss costs nothing, an
         // fsync per message costs throughput
         this.db.pragma('synchronous = NORMAL');
-        // hashes of per-recipient values: readable by the relay's user only, like the audit key
-        for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       }
       this.key = this.loadKey();
       this.stmts = {

@@ -6,7 +6,7 @@ import type { Verdict } from './types.js';
 import type { Candidate, ClassifyContext } from './detectors/types.js';
 import type { Hint } from './analysis/types.js';
 import { containsRecipient } from './recipient.js';
-import { httpUrl, isProtectedLink, resolveDestination, stripParams } from './links.js';
+import { httpUrl, resolveDestination, stripParams } from './links.js';
 
 
 // Path shapes of open beacons. Only applied to remote loads, never to links (parcel tracking!).
@@ -14,11 +14,12 @@ const BEACON_PATH = /\/(open|opened|opens|track|tracker|tracking|trace|trk|pixel
 const SPACER_NAME = /\/(spacer|blank|transparent|clear|pixel_transparent|s)\.gif$/i;
 
 /**
- * Order of evidence: a link the recipient needs (message-level protection) is never touched; then
+ * Order of evidence: a link the recipient needs (the analysers' `protect`, recognised by
+ * analysis/needed-links.ts and the List-Unsubscribe header) is never touched; then
  * vendor rules; then what the message-level analysis concluded; then single-URL heuristics.
  */
 export function classify(c: Candidate, ctx: ClassifyContext, hint?: Hint): Verdict | null {
-  return c.kind === 'open' ? classifyOpen(c, ctx, hint) : classifyClick(c, ctx, c.linkText ?? '', hint);
+  return c.kind === 'open' ? classifyOpen(c, ctx, hint) : classifyClick(c, ctx, hint);
 }
 
 function classifyOpen(c: Candidate, ctx: ClassifyContext, hint: Hint | undefined): Verdict | null {
@@ -45,7 +46,7 @@ function classifyOpen(c: Candidate, ctx: ClassifyContext, hint: Hint | undefined
   return null;
 }
 
-function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string, hint: Hint | undefined): Verdict | null {
+function classifyClick(c: Candidate, ctx: ClassifyContext, hint: Hint | undefined): Verdict | null {
   if (c.technique === 'a-ping') return { ruleId: 'technique.a-ping', vendor: null, technique: 'a-ping' };
   const url = httpUrl(c.url);
   if (!url) return null;
@@ -56,16 +57,9 @@ function classifyClick(c: Candidate, ctx: ClassifyContext, linkText: string, hin
   }
   if (match) {
     const dest = resolveDestination(url, ctx.rules);
-    if (dest) {
-      const cleaned = isProtectedLink(dest, linkText) ? dest : stripParams(dest, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams).url;
-      return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: cleaned };
-    }
-    if (isProtectedLink(c.url, linkText)) {
-      return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: null, protectedLink: true, note: 'opaque tracked unsubscribe/preferences link kept so that it keeps working' };
-    }
+    if (dest) return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: stripParams(dest, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams).url };
     return { ruleId: match.ruleId, vendor: match.vendor, technique: c.technique, destination: null, note: 'opaque redirect: the destination is only in the vendor database' };
   }
-  if (isProtectedLink(c.url, linkText)) return null;
   if (hint?.verdict) return hint.verdict;
   const stripped = stripParams(c.url, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams);
   if (!stripped.removed.length) {

@@ -158,7 +158,9 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly 
       continue;
     }
     segments.push(part);
-    for (const c of part.candidates) candidates.push({ part: part.part, contentType: part.contentType, candidate: c });
+    // transparent codecs hand detectors one char per byte: readers of words (link text) need the charset
+    const charset = part.codec?.transparent ? part.codec.charset === 'iso-2022-jp' ? 'iso-2022-jp' : (node.charset || 'us-ascii').toLowerCase() : null;
+    for (const c of part.candidates) candidates.push({ part: part.part, contentType: part.contentType, charset, candidate: c });
   }
   for (const [node, count] of children) {
     // a boundary that never occurs hides every part in the preamble, trackers included

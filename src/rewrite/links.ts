@@ -54,18 +54,6 @@ export interface StrippedParams {
 /** Parameter names that carry a person when their value looks like an id. */
 const ID_PARAM_NAMES = new Set(['email', 'e', 'eid', 'recipient', 'recipient_id', 'rid', 'subscriber', 'subscriber_id', 'subscriberid', 'contact', 'contact_id', 'contactid', 'uid', 'user_id', 'userid', 'lead_id', 'leadid', 'member_id', 'memberid']);
 
-/** Links that must keep working even if they carry an id: unsubscribing is a legal duty. */
-const PROTECTED_LINK = /unsub|opt[-_]?out|optout|preferences|manage[-_]?subscription|email[-_]?preferences|webview|view[-_]?in[-_]?browser|emailwebview|list-manage\.com\/profile|calendar\.google\.com\/calendar\/(event|r\/eventedit)|outlook\.(office|live)\.com\/(calendar|owa\/.*meeting)/i;
-/**
- * Transactional flows (password reset, address verification, sign-in links, invitations) carry the
- * address because they act for that person: stripping it breaks them and tracks no one.
- */
-const TRANSACTIONAL_PATH = /\/(rsvp|respond|reset|reset[-_]?password|password[-_]?reset|forgot[-_]?password|verify|verify[-_]?email|verification|confirm|confirm[-_]?email|confirmation|activate|activation|invite|invitation|login|signin|sign[-_]?in|magic[-_]?link|auth)(?=[/?#]|$)/i;
-
-export function isProtectedLink(url: string, text = ''): boolean {
-  return PROTECTED_LINK.test(url) || TRANSACTIONAL_PATH.test(url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0] ?? '') || /unsubscribe|opt.?out|abmelden|d[ée]sinscri|desuscrib|view (it )?in (your )?browser|manage (your )?preferences/i.test(text);
-}
-
 export function looksLikeId(value: string): boolean {
   if (/^[0-9a-f]{16,}$/i.test(value)) return true;
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return true;

@@ -6,10 +6,11 @@
 import type { Candidate } from '../detectors/types.js';
 import { campaignAnalyser, type CampaignContext } from './campaign.js';
 import { listUnsubscribeAnalyser } from './list-unsubscribe.js';
+import { neededLinksAnalyser } from './needed-links.js';
 import type { Analyser, Hint, Hints, MessageView } from './types.js';
 
 /** The analysers that need nothing but the message. */
-export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser];
+export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser];
 
 /**
  * The analysers for one rewrite call: the stateless ones, then those built from the call's

@@ -14,6 +14,12 @@ export interface PlacedCandidate {
   readonly part: string;
   /** Lower-case MIME type of that part (text/html, text/plain, text/css, ...). */
   readonly contentType: string;
+  /**
+   * The part's declared charset when its text reached the detectors one char per byte (ASCII-
+   * compatible charsets are edited as Latin-1), so that words such as link text can be read with
+   * it; null when the text is already Unicode.
+   */
+  readonly charset: string | null;
   readonly candidate: Candidate;
 }
 

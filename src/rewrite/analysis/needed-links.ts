@@ -1,0 +1,58 @@
+/**
+ * Links the recipient needs (unsubscribe, preferences, view online, list pages, sign-in and
+ * reset flows) are protected before anything else looks at them: by their visible text in any
+ * of the table's languages, by words and shapes in the URL, and by the destination a known
+ * wrapper carries. The recognition itself is the data table in protect/needed-links.yaml.
+ */
+import iconv from 'iconv-lite';
+import type { Candidate } from '../detectors/types.js';
+import { httpUrl, resolveDestination } from '../links.js';
+import { loadNeededLinks, type Needed, type NeededLinks } from '../protect/needed-links.js';
+import type { RuleSet } from '../rules/types.js';
+import type { Analyser, Hint } from './types.js';
+
+/**
+ * Link text as people read it. Detectors see ASCII-compatible parts one char per byte; words
+ * outside ASCII need the part's charset (UTF-8 when undeclared or mislabelled as ASCII and the
+ * bytes are valid UTF-8).
+ */
+export function readableText(text: string, charset: string | null): string {
+  if (charset === null || !/[\x80-\xff]/.test(text) || /[^\x00-\xff]/.test(text)) return text;
+  const bytes = Buffer.from(text, 'latin1');
+  const named = charset.replace(/^(us-?ascii|ascii|utf-?8|unknown-8bit|x-unknown)$/, 'utf-8');
+  if (named === 'utf-8') {
+    const utf8 = bytes.toString('utf8');
+    return utf8.includes('\ufffd') ? text : utf8;
+  }
+  return iconv.encodingExists(named) ? iconv.decode(bytes, named) : text;
+}
+
+/** Why this link must keep working, or null. Pure; the one function every caller uses. */
+export function neededLink(c: Candidate, rules: RuleSet, table: NeededLinks = loadNeededLinks(), charset: string | null = null): Needed | null {
+  if (c.kind !== 'click' || c.technique === 'a-ping') return null;
+  const byText = c.linkText ? table.byText(readableText(c.linkText, charset)) : null;
+  if (byText) return byText;
+  const byUrl = table.byUrl(c.url);
+  if (byUrl) return byUrl;
+  // a known wrapper around an unsubscribe page: the page needs the URL the wrapper delivers to
+  const url = httpUrl(c.url);
+  if (url && rules.matchUrl(url, 'click')) {
+    const dest = resolveDestination(url, rules);
+    const byDest = dest ? table.byUrl(dest) : null;
+    if (byDest) return { kind: byDest.kind, evidence: `destination: ${byDest.evidence}` };
+  }
+  return null;
+}
+
+export const neededLinksAnalyser: Analyser = {
+  id: 'needed-links',
+  analyse(view) {
+    const out = new Map<Candidate, Hint>();
+    const table = loadNeededLinks();
+    for (const { candidate, charset } of view.candidates) {
+      const needed = neededLink(candidate, view.ctx.rules, table, charset);
+      if (needed) out.set(candidate, { protect: `${needed.kind} link (${needed.evidence})` });
+    }
+    return out;
+  },
+};

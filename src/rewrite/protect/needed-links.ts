@@ -1,0 +1,182 @@
+/**
+ * Links the recipient needs (unsubscribe, preferences, view online, a mailing list's own pages,
+ * sign-in and reset flows): the one place that recognises them, from the data table
+ * needed-links.yaml (its top comment documents the format). A link recognised here is never
+ * modified, tracked or not.
+ *
+ * Contract: `loadNeededLinks()` returns a compiled, frozen table or throws RULES_INVALID naming
+ * the entry and key to fix; the shipped table is loaded once and cached.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { RelayError } from '../../errors.js';
+import { packageRoot } from '../../paths.js';
+
+export const NEEDED_KINDS = ['unsubscribe', 'preferences', 'view-online', 'list-management', 'transactional'] as const;
+export type NeededKind = (typeof NEEDED_KINDS)[number];
+
+/** The languages the phrase table must cover (issue 8); the loader refuses a table without one. */
+export const REQUIRED_LANGUAGES = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt', 'pl', 'sv', 'da', 'no', 'fi', 'cs', 'ja', 'zh'] as const;
+
+/** Scripts without spaces between words: phrases match as substrings. */
+const UNSPACED_LANGUAGES = new Set(['ja', 'zh', 'ko', 'th']);
+
+const phraseSchema = z.strictObject({
+  text: z.string().min(2),
+  lang: z.string().regex(/^[a-z]{2}$/, 'an ISO 639-1 code such as "de"'),
+  kind: z.enum(NEEDED_KINDS),
+  whole: z.boolean().optional(),
+});
+const pathSchema = z.strictObject({ word: z.string().min(5), kind: z.enum(NEEDED_KINDS) });
+const urlSchema = z.strictObject({ pattern: z.string().min(1), kind: z.enum(NEEDED_KINDS) });
+const fileSchema = z.strictObject({ phrases: z.array(phraseSchema).min(1), paths: z.array(pathSchema), urls: z.array(urlSchema) });
+
+export type NeededPhrase = z.infer<typeof phraseSchema>;
+
+/** Why a link is needed: its kind and what showed it (for the finding's note and the audit). */
+export interface Needed {
+  readonly kind: NeededKind;
+  /** e.g. 'link text "Se désabonner" (fr)', 'URL word "abmeld"', 'URL shape (mailing-list archive)'. */
+  readonly evidence: string;
+}
+
+export interface NeededLinks {
+  readonly phrases: readonly NeededPhrase[];
+  /** What the visible link text says, if it names a needed link. */
+  byText(text: string): Needed | null;
+  /** What the URL says (words in host, path and query; list and archive shapes). */
+  byUrl(url: string): Needed | null;
+}
+
+/**
+ * Case, diacritics and punctuation folded away, so that "Se Désabonner", "se desabonner" and
+ * "SE-DÉSABONNER!" read the same. Letters NFKD does not decompose are mapped by hand.
+ */
+export function foldText(s: string): string {
+  return s
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/[łŀ]/g, 'l')
+    .replace(/ø/g, 'o')
+    .replace(/æ/g, 'ae')
+    .replace(/œ/g, 'oe')
+    .replace(/ß/g, 'ss')
+    .replace(/[đð]/g, 'd')
+    .replace(/ı/g, 'i')
+    .replace(/þ/g, 'th')
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
+}
+
+/** A URL read as words: lower case, percent-decoded, diacritics folded, separators as "-". */
+export function foldUrl(url: string): string {
+  let s = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '/');
+  for (let i = 0; i < 3 && /%[0-9a-f]{2}/i.test(s); i++) {
+    try {
+      s = decodeURIComponent(s);
+    } catch {
+      break;
+    }
+  }
+  return s
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/[łŀ]/g, 'l')
+    .replace(/ø/g, 'o')
+    .replace(/æ/g, 'ae')
+    .replace(/ß/g, 'ss')
+    .replace(/[-_.+\s]+/g, '-');
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+interface CompiledPhrase {
+  readonly re: RegExp;
+  readonly phrase: NeededPhrase;
+}
+
+function compilePhrase(p: NeededPhrase): CompiledPhrase {
+  const lead = p.text.startsWith('*');
+  const trail = p.text.endsWith('*');
+  const body = foldText(p.text.replace(/^\*|\*$/g, ''));
+  if (!body) throw new Error(`phrase "${p.text}" is empty once folded`);
+  if (UNSPACED_LANGUAGES.has(p.lang)) return { re: new RegExp(escape(body.replace(/ /g, ''))), phrase: p };
+  const words = escape(body);
+  const source = p.whole ? `^${words}$` : `(?:^| )${lead ? '\\S*' : ''}${words}${trail ? '\\S*' : ''}(?= |$)`;
+  return { re: new RegExp(source), phrase: p };
+}
+
+export function compileNeededLinks(text: string, file = 'needed-links.yaml'): NeededLinks {
+  const parsed = fileSchema.safeParse(parse(text));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${file}: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const data = parsed.data;
+  const langs = new Set(data.phrases.map((p) => p.lang));
+  const missing = REQUIRED_LANGUAGES.filter((l) => !langs.has(l));
+  if (missing.length) throw new Error(`${file}: phrases: no phrase for ${missing.join(', ')}`);
+  const phrases = data.phrases.map((p, i) => {
+    try {
+      return compilePhrase(p);
+    } catch (err) {
+      throw new Error(`${file}: phrases.${i}: ${(err as Error).message}`);
+    }
+  });
+  const spaced = phrases.filter((p) => !UNSPACED_LANGUAGES.has(p.phrase.lang));
+  const unspaced = phrases.filter((p) => UNSPACED_LANGUAGES.has(p.phrase.lang));
+  const words = data.paths.map((w) => {
+    const atStart = w.word.startsWith('/');
+    const body = foldUrl(w.word.replace(/^\//, ''));
+    return { re: new RegExp(`${atStart ? '(?:^|[/?=&#-])' : ''}${escape(body)}`), word: w };
+  });
+  const urls = data.urls.map((u, i) => {
+    try {
+      return { re: new RegExp(u.pattern, 'i'), url: u };
+    } catch (err) {
+      throw new Error(`${file}: urls.${i}.pattern: ${(err as Error).message}`);
+    }
+  });
+
+  return Object.freeze({
+    phrases: Object.freeze(data.phrases),
+    byText(raw: string): Needed | null {
+      const folded = foldText(raw);
+      if (!folded) return null;
+      for (const p of spaced) if (p.re.test(folded)) return { kind: p.phrase.kind, evidence: `link text "${p.phrase.text.replace(/\*/g, '')}" (${p.phrase.lang})` };
+      if (/[^\x00-\x7f]/.test(folded)) {
+        const joined = folded.replace(/ /g, '');
+        for (const p of unspaced) if (p.re.test(joined)) return { kind: p.phrase.kind, evidence: `link text "${p.phrase.text}" (${p.phrase.lang})` };
+      }
+      return null;
+    },
+    byUrl(url: string): Needed | null {
+      for (const u of urls) if (u.re.test(url)) return { kind: u.url.kind, evidence: `URL shape (${u.url.kind})` };
+      const folded = foldUrl(url);
+      for (const w of words) if (w.re.test(folded)) return { kind: w.word.kind, evidence: `URL word "${w.word.word.replace(/^\//, '')}"` };
+      return null;
+    },
+  });
+}
+
+export function neededLinksPath(): string {
+  return join(packageRoot(), 'src', 'rewrite', 'protect', 'needed-links.yaml');
+}
+
+let shipped: NeededLinks | null = null;
+
+/** The shipped table, compiled once. A broken table stops the relay (RULES_INVALID), never half-applies. */
+export function loadNeededLinks(): NeededLinks {
+  if (shipped) return shipped;
+  const file = neededLinksPath();
+  try {
+    shipped = compileNeededLinks(readFileSync(file, 'utf8'), file);
+  } catch (err) {
+    throw new RelayError('RULES_INVALID', `needed-link table ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return shipped;
+}

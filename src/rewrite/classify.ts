@@ -6,7 +6,8 @@ import type { Verdict } from './types.js';
 import type { Candidate, ClassifyContext } from './detectors/types.js';
 import type { Hint } from './analysis/types.js';
 import { containsRecipient } from './recipient.js';
-import { httpUrl, resolveDestination, stripParams } from './links.js';
+import { httpUrl, looksLikeId, resolveDestination, stripParams } from './links.js';
+import type { TrackerRule } from './rules/types.js';
 
 
 // Path shapes of open beacons. Only applied to remote loads, never to links (parcel tracking!).
@@ -30,7 +31,7 @@ function classifyOpen(c: Candidate, ctx: ClassifyContext, hint: Hint | undefined
     return null;
   }
   const vendor = ctx.rules.matchUrl(url, 'open') ?? ctx.rules.matchUrl(url, 'click');
-  if (vendor) return { ruleId: vendor.ruleId, vendor: vendor.vendor, technique: c.technique };
+  if (vendor && !(hostOnly(vendor.rule) && contentImage(c, url, ctx))) return { ruleId: vendor.ruleId, vendor: vendor.vendor, technique: c.technique };
   if (hint?.verdict) return hint.verdict;
   if (c.alwaysTracking) return { ruleId: `technique.${c.technique}`, vendor: null, technique: c.technique };
   if (c.printOnly) return { ruleId: 'heuristic.print-beacon', vendor: null, technique: c.technique };
@@ -76,4 +77,39 @@ function classifyClick(c: Candidate, ctx: ClassifyContext, hint: Hint | undefine
     cleaned: stripped.url,
     params: stripped.removed,
   };
+}
+
+const IMAGE_LIKE: ReadonlySet<string> = new Set(['img', 'srcset', 'input-image', 'background-attr', 'css-url', 'vml', 'amp', 'svg-image']);
+const IMAGE_FILE = /\/([^/]+)\.(png|jpe?g|gif|webp|svg|avif|bmp)$/i;
+const BEACON_NAME = /^(open|opened|pixel|px|track|tracking|trk|beacon|spacer|blank|clear|transparent|trans|dot|empty|shim|1x1|t|o|p|i|b|img|image)$/i;
+
+/** A rule that names a whole host: right for hosts that serve nothing but tracking, not for mixed ones. */
+function hostOnly(rule: TrackerRule): boolean {
+  return !rule.path && !rule.query && !rule.url;
+}
+
+/**
+ * An ordinary picture (a logo, a product photo) on a host that also serves a vendor's pixel: a
+ * visible image whose file has a name people give files, with nothing per-recipient in the URL
+ * and no beacon shape. Such a URL is the same for every recipient, so it tracks no one; a host
+ * rule alone does not remove it.
+ */
+function contentImage(c: Candidate, url: URL, ctx: ClassifyContext): boolean {
+  if (!IMAGE_LIKE.has(c.technique) || c.tiny || c.hidden) return false;
+  const file = IMAGE_FILE.exec(url.pathname);
+  if (!file) return false;
+  const stem = decodeURIComponentSafe(file[1]!);
+  if (BEACON_NAME.test(stem) || !/[A-Za-z]{3}/.test(stem) || looksLikeId(stem)) return false;
+  if (BEACON_PATH.test(url.pathname + url.search) || containsRecipient(c.url, ctx.needles)) return false;
+  for (const seg of url.pathname.split('/')) if (looksLikeId(decodeURIComponentSafe(seg)) && !/^[0-9a-f-]+$/i.test(seg)) return false;
+  for (const [, v] of url.searchParams) if (looksLikeId(v) || v.includes('@')) return false;
+  return true;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

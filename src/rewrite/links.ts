@@ -54,10 +54,49 @@ export interface StrippedParams {
 /** Parameter names that carry a person when their value looks like an id. */
 const ID_PARAM_NAMES = new Set(['email', 'e', 'eid', 'recipient', 'recipient_id', 'rid', 'subscriber', 'subscriber_id', 'subscriberid', 'contact', 'contact_id', 'contactid', 'uid', 'user_id', 'userid', 'lead_id', 'leadid', 'member_id', 'memberid']);
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A value that reads like a generated identifier (hex, a UUID, a random base64-like token) rather
+ * than words, numbers and dates ("NewsletterV2-23_01_18-DE", "2026_11_blackfriday").
+ */
 export function looksLikeId(value: string): boolean {
-  if (/^[0-9a-f]{16,}$/i.test(value)) return true;
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return true;
-  return value.length >= 20 && /^[A-Za-z0-9+/_=.-]+$/.test(value) && /[A-Z]/.test(value) && /[a-z]/.test(value) && /[0-9]/.test(value);
+  if (/^[0-9a-f]{16,}$/i.test(value) || UUID.test(value)) return true;
+  return randomToken(value);
+}
+
+/**
+ * Random tokens switch between upper case, lower case and digits at almost every character;
+ * words, camelCase names, numbers and dates run long in one class. Separators are left out so
+ * that base64url tokens holding "-" or "_" are read whole.
+ */
+function randomToken(value: string): boolean {
+  if (value.length < 16 || !/^[A-Za-z0-9+/_=.~-]+$/.test(value)) return false;
+  // a capitalised word ("Rafael", "AdobeStock") is one run, not a switch at every capital
+  const chars = value.replace(/[-_.~+/=]+/g, '').replace(/[A-Z](?=[a-z]{2})/g, (c) => c.toLowerCase());
+  if (chars.length < 16 || !/[A-Za-z]/.test(chars) || !/[0-9]|[A-Z].*[a-z]|[a-z].*[A-Z]/.test(chars)) return false;
+  const cls = (c: string): number => (c >= '0' && c <= '9' ? 0 : c >= 'a' && c <= 'z' ? 1 : 2);
+  let switches = 0;
+  for (let i = 1; i < chars.length; i++) if (cls(chars[i]!) !== cls(chars[i - 1]!)) switches++;
+  return switches / (chars.length - 1) >= 0.35;
+}
+
+/**
+ * A campaign parameter's value (utm_campaign, pk_campaign, ...) is the same for every recipient
+ * unless it carries a per-recipient-looking token: an address, a UUID, a hash-length hex string
+ * or a random token in one of its parts. Shorter hex ("3f2a1b9c0d") and readable names stay.
+ */
+export function campaignValueIdentifies(value: string): boolean {
+  if (value.includes('@')) return true;
+  return value.split(/[\s|:;,]+|(?<=[a-z0-9])[._](?=[a-z0-9])/i).some((part) => UUID.test(part) || (/^[0-9a-f]{32,}$/i.test(part) && /[a-f]/i.test(part)) || randomToken(part)) || randomToken(value);
+}
+
+/**
+ * A merge tag the sending tool never filled in (a test send, a broken template): the literal is
+ * the same for every recipient, so it identifies no one and the link stays as it is.
+ */
+function unfilledMergeTag(value: string): boolean {
+  return /^(\*\|[A-Z0-9_:]+\|\*|\{\{[^{}]*\}\}|%%[^%]+%%|\$\{[^{}]+\}|UNIQID)$/.test(value);
 }
 
 function safeDecode(s: string): string {
@@ -91,12 +130,12 @@ export function stripParams(raw: string, rules: RuleSet, needles: RecipientNeedl
       const rule = rules.matchParam(name, host);
       let drop: string | null = null;
       let dropVendor: string | null = null;
-      if (rule && (!rule.campaign || !keepCampaign)) {
+      if (rule && (!rule.campaign || !keepCampaign) && !unfilledMergeTag(value)) {
         drop = rule.id;
         dropVendor = rule.vendor;
       } else if (value && containsRecipient(value, needles)) {
         drop = 'heuristic.recipient-id';
-      } else if (rule?.campaign && looksLikeId(value)) {
+      } else if (rule?.campaign && campaignValueIdentifies(value)) {
         drop = rule.id;
         dropVendor = rule.vendor;
       } else if (ID_PARAM_NAMES.has(name.toLowerCase()) && (value.includes('@') || looksLikeId(value))) {

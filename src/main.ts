@@ -40,6 +40,8 @@ export interface StartOptions {
   readonly engine?: Engine;
   /** Use this consent store instead of the SQLite one under dataDir (another backend, or a test's failing one). */
   readonly consentStore?: ConsentStore;
+  /** Use this campaign store instead of the SQLite one (another backend, or a test's failing one); only with campaign.enabled. */
+  readonly campaignStore?: CampaignStore;
 }
 
 export async function startRelay(config: Config, opts: StartOptions): Promise<RelayHandle> {
@@ -66,7 +68,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       spool = await Spool.open(config.dataDir);
       if (config.campaign.enabled) {
         const c = config.campaign;
-        campaigns = new SqliteCampaignStore(config.dataDir, { limits: { windowMs: c.window, maxCampaigns: c.maxCampaigns, maxUrlsPerCampaign: c.maxUrlsPerCampaign } });
+        campaigns = opts.campaignStore ?? new SqliteCampaignStore(config.dataDir, { limits: { windowMs: c.window, maxCampaigns: c.maxCampaigns, maxUrlsPerCampaign: c.maxUrlsPerCampaign } });
       }
     } catch (err) {
       await audit.close();

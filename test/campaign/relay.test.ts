@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { SqliteAuditLog } from '../../src/audit/sqlite.js';
+import type { CampaignStore } from '../../src/campaign/store.js';
+import { RelayError } from '../../src/errors.js';
 import { cli } from '../cli/run.js';
 import { relayConfig, send, startTestRelay } from '../helpers/relay.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
@@ -94,6 +96,27 @@ describe('the relay learns from the copies it sees', () => {
     }
     for (const t of COPIES[2]!.tokens) expect(up.received[2]!.raw.toString('latin1')).toContain(t);
     expect(readdirSync(tmp.path)).not.toContain('campaigns.db');
+  });
+});
+
+describe('fail closed', () => {
+  it('a campaign store that cannot answer: 451, nothing delivered', async () => {
+    const failing: CampaignStore = {
+      observe: async () => {
+        throw new RelayError('CAMPAIGN_STORE_UNAVAILABLE', 'campaign store unavailable: database is locked');
+      },
+      size: async () => 0,
+      close: async () => undefined,
+    };
+    const relay = await startTestRelay(relayConfig(tmp.path, up.port), { campaignStore: failing });
+    try {
+      const r = await send(relay.port, 'news@shop.example', [COPIES[0]!.to], readFileSync(join(DIR, COPIES[0]!.file)));
+      expect(r.code).toBe(451);
+      expect(r.response).toMatch(/^451 4\.3\.0 campaign store unavailable/);
+    } finally {
+      await relay.close();
+    }
+    expect(up.attempts).toHaveLength(0);
   });
 });
 

@@ -19,6 +19,7 @@ import { isCanonical } from '../mime/canonical.js';
 import { bugReport } from '../log.js';
 import type { CampaignStore } from '../campaign/store.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
+import { receivedHeader, type TraceInfo } from './received.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
@@ -53,6 +54,8 @@ export interface Transaction {
   readonly from: string;
   readonly recipients: readonly Recipient[];
   readonly raw: Buffer;
+  /** Who handed the message over: every copy leaves with a Received: header saying so. */
+  readonly trace: TraceInfo;
 }
 
 export interface ClassCopy {
@@ -120,14 +123,24 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
   const out: ClassCopy[] = [];
   // one context for every class: the store counts the message once, however often it is filtered
   const campaign = deps.campaigns ? { store: deps.campaigns, sender: tx.from, onLearned: (t: LearnedTemplate) => void learned.push(t) } : undefined;
+  // copies whose Received: header is the same (all but single-recipient ones) share one buffer
+  const traced = new Map<string, Buffer>();
   for (const [key, { consent, to }] of classes) {
-    const result = await deps.engine(tx.raw, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy, ...(campaign ? { campaign } : {}) });
+    // prepended before the engine runs, so the bytes it returns (those delivered) carry it; the
+    // engine passes header blocks through, and full consent and monitor mode send this buffer
+    const header = receivedHeader(tx.trace, tx.queueId, to.length === 1 ? to[0]! : null);
+    let input = traced.get(header);
+    if (!input) {
+      input = Buffer.concat([Buffer.from(header, 'latin1'), tx.raw]);
+      traced.set(header, input);
+    }
+    const result = await deps.engine(input, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy, ...(campaign ? { campaign } : {}) });
     if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
     // nodemailer makes bare CR/LF into CRLF on the way out: bytes that are not canonical would
     // reach the upstream different from what was inspected
     if (!isCanonical(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
-    const raw = deps.mode === 'monitor' ? tx.raw : result.output;
+    const raw = deps.mode === 'monitor' ? input : result.output;
     out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });
   }
   return out;

@@ -9,6 +9,7 @@ import type { ConsentStore } from '../consent/store.js';
 import { isRelayError } from '../errors.js';
 import { bugReport } from '../log.js';
 import { internalFailure, relayMessage, type RelayDeps } from '../pipeline/relay.js';
+import type { TraceInfo } from '../pipeline/received.js';
 import { checkConnect } from './connect.js';
 import { readMessage, type BareLineEndings } from './data.js';
 import { ConnectionGuard, type FairnessLimits } from './fairness.js';
@@ -103,7 +104,7 @@ export function createListener(o: ListenerOptions): Listener {
         const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         try {
-          const reply = await relayMessage(o.relay, { queueId, from, recipients, raw });
+          const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname) });
           if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.enhanced} ${reply.message} (queued as ${queueId})`);
           return cb(smtpError(reply.code, reply.enhanced, reply.message));
         } catch (err) {
@@ -136,5 +137,22 @@ export function createListener(o: ListenerOptions): Listener {
     drain: () => {
       draining = true;
     },
+  };
+}
+
+/**
+ * The session as the Received: header tells it. The authenticated user goes in `auth` once
+ * listeners gain AUTH (smtp-server puts it in `session.user`); until then it is never set.
+ */
+function traceOf(session: SMTPServerSession, hostname: string): TraceInfo {
+  const user: unknown = session.user;
+  return {
+    helo: session.hostNameAppearsAs || '',
+    clientAddress: session.remoteAddress,
+    by: hostname,
+    esmtp: session.openingCommand === 'EHLO',
+    tls: session.secure,
+    ...(typeof user === 'string' && user ? { auth: { user } } : {}),
+    at: new Date(),
   };
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
+import nodemailer from 'nodemailer';
 import { RelayError } from '../../src/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startRelay } from '../../src/main.js';
@@ -15,6 +16,7 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 import { grant, relayConfig, send, startTestRelay } from '../helpers/relay.js';
 import { decodedText } from '../helpers/mime.js';
 import { manyTrackers } from '../helpers/build.js';
+import { receivedFields, withoutTrace } from '../helpers/received.js';
 
 /**
  * More findings than fit on the stack as call arguments: findings.push(...spread) failed with
@@ -64,7 +66,7 @@ describe('one copy per consent class', () => {
     for (const g of got) expect(g.from).toBe('sales@example.com');
 
     const full = byRcpt.get('full@example.org')!;
-    expect(full.raw.equals(MAILCHIMP), 'full consent: original bytes').toBe(true);
+    expect(withoutTrace(full.raw).equals(MAILCHIMP), 'full consent: original bytes after the Received: header').toBe(true);
 
     const clicks = await decodedText(byRcpt.get('clicks@example.org')!.raw);
     expect(clicks).not.toContain(PIXEL);
@@ -86,7 +88,7 @@ describe('one copy per consent class', () => {
     await new Promise((res) => setTimeout(res, 200));
     expect(up.received).toHaveLength(1);
     expect(copy!.to.sort()).toEqual(['a@example.org', 'b@example.org']);
-    expect(copy!.raw.equals(MAILCHIMP)).toBe(true);
+    expect(withoutTrace(copy!.raw).equals(MAILCHIMP)).toBe(true);
   });
 
   it('recipients sharing no consent get one stripped copy', async () => {
@@ -102,7 +104,78 @@ describe('one copy per consent class', () => {
     const r = await relay({ policy: { mode: 'monitor' } });
     expect((await send(r.port, 'sales@example.com', ['x@example.org'], MAILCHIMP)).code).toBe(250);
     const [copy] = await up.waitFor(1, 5000);
-    expect(copy!.raw.equals(MAILCHIMP)).toBe(true);
+    expect(receivedFields(copy!.raw)).toHaveLength(1);
+    expect(withoutTrace(copy!.raw).equals(MAILCHIMP)).toBe(true);
+  });
+});
+
+describe('Received: header', () => {
+  /** nodemailer as a client that says EHLO `helo`. */
+  async function sendAs(port: number, helo: string, to: string[], raw: Buffer): Promise<string> {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, name: helo });
+    try {
+      return (await transport.sendMail({ envelope: { from: 'sales@example.com', to }, raw })).response;
+    } finally {
+      transport.close();
+    }
+  }
+  const DATE = /; (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d \+0000$/;
+
+  it('every copy of a multi-class transaction carries exactly one, naming the client, the relay, the queue id, and the recipient only when it is alone', async () => {
+    await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
+    await grant(tmp.path, 'clicks@example.org', ['clicks']);
+    const r = await relay();
+    const before = Date.now();
+    const response = await sendAs(r.port, 'client.example', ['full@example.org', 'clicks@example.org', 'none@example.org', 'other@example.net'], MAILCHIMP);
+    const queueId = /queued as ([\w-]+)/.exec(response)?.[1];
+    expect(queueId, response).toBeTruthy();
+    const got = await up.waitFor(3, 5000);
+    const byRcpt = new Map(got.map((g) => [g.to.slice().sort().join(','), g]));
+    expect([...byRcpt.keys()].sort()).toEqual(['clicks@example.org', 'full@example.org', 'none@example.org,other@example.net']);
+    for (const [rcpts, copy] of byRcpt) {
+      const fields = receivedFields(copy.raw);
+      expect(fields, rcpts).toHaveLength(1);
+      const f = fields[0]!;
+      expect(copy.raw.toString('latin1').startsWith('Received: from client.example ([127.0.0.1])\r\n\tby relay.test (consent-relay) with ESMTP id ')).toBe(true);
+      expect(f).toContain(`with ESMTP id ${queueId}`);
+      if (rcpts.includes(',')) expect(f, 'several recipients: none named').not.toMatch(/\bfor\b/);
+      else expect(f).toContain(`for <${rcpts}>;`);
+      expect(f).toMatch(DATE);
+      const at = Date.parse(f.slice(f.lastIndexOf(';') + 1));
+      expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+      expect(at).toBeLessThanOrEqual(Date.now());
+    }
+    // the engine's output is what was delivered, header included; full consent: the original after it
+    expect(withoutTrace(byRcpt.get('full@example.org')!.raw).equals(MAILCHIMP)).toBe(true);
+    expect(await decodedText(byRcpt.get('none@example.org,other@example.net')!.raw)).not.toContain(PIXEL);
+  });
+
+  it('a HELO string with header syntax in it cannot forge fields', async () => {
+    const r = await relay();
+    // smtp-server takes one word after EHLO (no spaces, no line break), anything else inside it
+    await sendAs(r.port, 'evil(x);for<a@b>;X-Injected:yes', ['none@example.org'], MAILCHIMP);
+    const [copy] = await up.waitFor(1, 5000);
+    const fields = receivedFields(copy!.raw);
+    expect(fields).toHaveLength(1);
+    expect(fields[0]).toMatch(/^from evil\?x\?\?for\?a\?b\?\?x-injected\?yes \(\[127\.0\.0\.1\]\)\s+by relay\.test /);
+    expect(copy!.raw.toString('latin1')).not.toMatch(/^X-Injected/m);
+  });
+
+  it('a spooled copy carries it too, once, when the spool delivers it later', async () => {
+    await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
+    let soft = true;
+    up.setBehaviour((s) => (soft && s.stage === 'rcpt' && s.address === 'none@example.org' ? reply(451, '4.2.0 mailbox busy') : 'accept'));
+    const r = await relay();
+    const response = await sendAs(r.port, 'client.example', ['full@example.org', 'none@example.org'], MAILCHIMP);
+    const queueId = /queued as ([\w-]+)/.exec(response)?.[1];
+    const [entry] = await r.spool.list();
+    const stored = await r.spool.get(entry!.id);
+    expect(receivedFields(stored!.raw)).toEqual([expect.stringContaining(`id ${queueId}\tfor <none@example.org>;`)]);
+    soft = false;
+    const got = await up.waitFor(2, 10_000);
+    const later = got.find((g) => g.to.includes('none@example.org'))!;
+    expect(receivedFields(later.raw)).toHaveLength(1);
+    expect(later.raw.equals(stored!.raw)).toBe(true);
   });
 });
 

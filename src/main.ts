@@ -93,13 +93,13 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     ...(config.upstream.tlsInsecure ? { tls: { rejectUnauthorized: false } } : {}),
   });
   const onEvent = (e: DeliveryEvent): void => {
-    const level = e.type === 'worker-error' || e.type === 'dsn-undeliverable' ? 'error' : 'info';
+    const level = e.type === 'worker-error' || e.type === 'dsn-undeliverable' || e.type === 'audit-failed' ? 'error' : 'info';
     // upstream replies quoted in events can name a recipient ("<bob@x>: mailbox full")
     const safe = Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === 'string' ? redactText(v) : v]));
     log[level]({ event: safe }, `delivery: ${e.type}`);
   };
   const policy = { initialDelayMs: config.spool.retryInitial, factor: config.spool.retryFactor, maxDelayMs: config.spool.retryMax, giveUpAfterMs: config.spool.giveUpAfter };
-  const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent });
+  const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent, record: (d) => audit.later(d) });
   const listeners: Listener[] = [];
   const addresses: { host: string; port: number }[] = [];
   const relayDeps = {

@@ -19,7 +19,11 @@ interface EventBase {
   readonly recipientHashes: readonly string[];
 }
 
-/** One copy handed upstream and accepted. */
+/**
+ * Recipients of one copy accepted by the upstream while the client waited. `recipientHashes` are
+ * those accepted (not the whole copy), `upstream` is this copy's own reply. (Before 2026-11-30 one
+ * row per copy carried the transaction's reply.)
+ */
 export interface RelayedEvent extends EventBase {
   readonly type: 'relayed';
   readonly messageId: string | null;
@@ -70,25 +74,96 @@ export interface CampaignTemplateEvent extends EventBase {
   readonly copies: number;
 }
 
-export const OUTCOME_TYPES = ['spooled', 'delivered-from-spool', 'bounced', 'rejected'] as const;
-export type OutcomeType = (typeof OUTCOME_TYPES)[number];
-
-/** What happened to a copy (or its remainder) other than plain relaying. */
-export interface OutcomeEvent extends EventBase {
-  readonly type: OutcomeType;
-  /** Why, one line, addresses redacted (e.g. the upstream's reply). */
+/** Not delivered, and the client was told so: it keeps the message (4xx) or bounces it (5xx). */
+export interface RejectedEvent extends EventBase {
+  readonly type: 'rejected';
+  /** The reply the client got, addresses redacted. */
   readonly reason: string;
+  /** This copy's own upstream reply for these recipients (absent in rows from before 2026-11-30). */
+  readonly upstream?: string;
 }
 
-export type AuditEvent = RelayedEvent | FindingEvent | CampaignTemplateEvent | OutcomeEvent;
-export type AuditEventType = AuditEvent['type'];
-export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = ['relayed', 'finding', 'campaign-template', ...OUTCOME_TYPES];
+/** Fields of every event about a spool entry. */
+interface SpoolFields {
+  /** The spool entry (`queue list` id); a DSN's own entry is `dsnSpoolId` on its bounce. */
+  readonly spoolId: string;
+  /** Which delivery attempt this was (the one while the client waited is 1). */
+  readonly attempt: number;
+  /** The upstream's reply, addresses redacted; '' for a drop of an entry never tried. */
+  readonly upstream: string;
+}
 
+/** Failed temporarily while the client waited; written to the spool before the 250. */
+export interface SpooledEvent extends EventBase, SpoolFields {
+  readonly type: 'spooled';
+  readonly nextAttemptAt: string;
+}
+
+/** A spool attempt that failed temporarily again. */
+export interface RetriedEvent extends EventBase, SpoolFields {
+  readonly type: 'retried';
+  readonly nextAttemptAt: string;
+}
+
+/** A spool attempt the upstream accepted. */
+export interface DeliveredFromSpoolEvent extends EventBase, SpoolFields {
+  readonly type: 'delivered-from-spool';
+}
+
+/** Given up on: refused permanently, or still failing when spool.giveUpAfter passed. */
+export interface BouncedEvent extends EventBase, Omit<SpoolFields, 'spoolId'> {
+  readonly type: 'bounced';
+  /** null when refused permanently while the client waited (never spooled). */
+  readonly spoolId: string | null;
+  readonly cause: 'permanent' | 'expired';
+  /** What became of the DSN: sent at once, queued in the spool, refused for good, or suppressed (null sender). */
+  readonly dsn: 'sent' | 'queued' | 'undeliverable' | 'suppressed';
+  /** recipientHash() of the DSN's recipient (the original envelope sender); null when suppressed. */
+  readonly dsnRecipientHash: string | null;
+  /** The DSN's spool entry when queued. */
+  readonly dsnSpoolId: string | null;
+}
+
+/** Removed from the spool by an operator (`queue drop`): neither delivered nor bounced. */
+export interface DroppedEvent extends EventBase, SpoolFields {
+  readonly type: 'dropped';
+}
+
+export type AuditEvent =
+  | RelayedEvent
+  | FindingEvent
+  | CampaignTemplateEvent
+  | RejectedEvent
+  | SpooledEvent
+  | RetriedEvent
+  | DeliveredFromSpoolEvent
+  | BouncedEvent
+  | DroppedEvent;
+export type AuditEventType = AuditEvent['type'];
+/** In the order a message can meet them. */
+export const AUDIT_EVENT_TYPES = [
+  'finding',
+  'campaign-template',
+  'relayed',
+  'rejected',
+  'spooled',
+  'retried',
+  'delivered-from-spool',
+  'bounced',
+  'dropped',
+] as const satisfies readonly AuditEventType[];
+
+const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a recipient hash (64 hex digits), not an address');
 const base = {
   at: z.string().min(1),
   queueId: z.string().min(1),
   consentClass: z.string(),
-  recipientHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a recipient hash (64 hex digits), not an address')),
+  recipientHashes: z.array(hash),
+};
+const spool = {
+  spoolId: z.string().min(1),
+  attempt: z.number().int().nonnegative(),
+  upstream: z.string(),
 };
 
 export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('type', [
@@ -124,5 +199,19 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     positions: z.array(z.string()),
     copies: z.number().int().positive(),
   }),
-  z.object({ ...base, type: z.enum(OUTCOME_TYPES), reason: z.string() }),
+  z.object({ ...base, type: z.literal('rejected'), reason: z.string(), upstream: z.string().optional() }),
+  z.object({ ...base, ...spool, type: z.literal('spooled'), nextAttemptAt: z.string().min(1) }),
+  z.object({ ...base, ...spool, type: z.literal('retried'), nextAttemptAt: z.string().min(1) }),
+  z.object({ ...base, ...spool, type: z.literal('delivered-from-spool') }),
+  z.object({
+    ...base,
+    ...spool,
+    type: z.literal('bounced'),
+    spoolId: z.string().min(1).nullable(),
+    cause: z.enum(['permanent', 'expired']),
+    dsn: z.enum(['sent', 'queued', 'undeliverable', 'suppressed']),
+    dsnRecipientHash: hash.nullable(),
+    dsnSpoolId: z.string().min(1).nullable(),
+  }),
+  z.object({ ...base, ...spool, type: z.literal('dropped') }),
 ]);

@@ -14,6 +14,8 @@ export interface AuditQuery {
   /** Only events of messages from this envelope sender: its `relayed` rows and every other row with the same queueId. */
   readonly sender?: string;
   readonly type?: AuditEventType;
+  /** Only events of this SMTP transaction (the queue id in the client's 250 reply and in every row): a message's whole record. */
+  readonly queueId?: string;
   /** At most this many rows: the most recent ones. */
   readonly limit?: number;
 }

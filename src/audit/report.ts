@@ -48,6 +48,13 @@ export const CSV_COLUMNS = [
   'path_shape',
   'positions',
   'copies',
+  'spool_id',
+  'attempt',
+  'next_attempt_at',
+  'cause',
+  'dsn',
+  'dsn_recipient_hash',
+  'dsn_spool_id',
 ] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
 
@@ -85,8 +92,21 @@ function csvRecord(r: AuditRow): Record<CsvColumn, string> {
       out.positions = r.positions.join('; ');
       out.copies = String(r.copies);
       break;
-    default:
+    case 'rejected':
       out.reason = r.reason;
+      out.upstream = r.upstream ?? '';
+      break;
+    default:
+      out.spool_id = r.spoolId ?? '';
+      out.attempt = String(r.attempt);
+      out.upstream = r.upstream;
+      if (r.type === 'spooled' || r.type === 'retried') out.next_attempt_at = r.nextAttemptAt;
+      if (r.type === 'bounced') {
+        out.cause = r.cause;
+        out.dsn = r.dsn;
+        out.dsn_recipient_hash = r.dsnRecipientHash ?? '';
+        out.dsn_spool_id = r.dsnSpoolId ?? '';
+      }
   }
   return out;
 }
@@ -124,7 +144,16 @@ function detail(r: AuditRow): string {
       return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}${r.count && r.count > 1 ? ` (x${r.count})` : ''}`;
     case 'campaign-template':
       return `campaign ${r.campaign}: ${r.host}${r.pathShape} varies at ${r.positions.join(', ')} (${r.copies} copies)`;
-    default:
-      return r.reason;
+    case 'rejected':
+      return `${r.reason}${r.upstream === undefined ? '' : `; upstream: ${r.upstream}`}`;
+    case 'spooled':
+    case 'retried':
+      return `spool ${r.spoolId} attempt ${r.attempt}, next ${r.nextAttemptAt}, upstream: ${r.upstream}`;
+    case 'delivered-from-spool':
+      return `spool ${r.spoolId} attempt ${r.attempt}, upstream: ${r.upstream}`;
+    case 'bounced':
+      return `${r.cause}${r.spoolId === null ? '' : ` spool ${r.spoolId}`} attempt ${r.attempt}, DSN ${r.dsn}${r.dsnRecipientHash === null ? '' : ` to ${r.dsnRecipientHash.slice(0, 12)}…`}${r.dsnSpoolId === null ? '' : ` as ${r.dsnSpoolId}`}, upstream: ${r.upstream}`;
+    case 'dropped':
+      return `by an operator: spool ${r.spoolId} after ${r.attempt} attempt(s)${r.upstream ? `, last: ${r.upstream}` : ''}`;
   }
 }

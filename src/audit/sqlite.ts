@@ -144,6 +144,10 @@ export class SqliteAuditLog implements AuditLog {
       where.push('e.at < ?');
       params.push(isoTime(query.until, 'until'));
     }
+    if (query.queueId !== undefined) {
+      where.push('e.queue_id = ?');
+      params.push(query.queueId);
+    }
     if (query.type !== undefined) {
       where.push('e.type = ?');
       params.push(query.type);
@@ -234,8 +238,10 @@ function sanitise(event: AuditEvent): AuditEvent {
     case 'campaign-template':
       // a shape, but text from outside all the same: nothing address-shaped gets in
       return { ...e, at, recipientHashes, host: redactText(e.host), pathShape: redactText(e.pathShape) };
+    case 'rejected':
+      return { ...e, at, recipientHashes, reason: redactText(e.reason), ...(e.upstream === undefined ? {} : { upstream: redactText(e.upstream) }) };
     default:
-      return { ...e, at, recipientHashes, reason: redactText(e.reason) };
+      return { ...e, at, recipientHashes, upstream: redactText(e.upstream) };
   }
 }
 

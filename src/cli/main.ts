@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
-import type { AuditEventType } from '../audit/events.js';
+import { AUDIT_EVENT_TYPES, type AuditEventType } from '../audit/events.js';
 import type { AuditFormat } from '../audit/report.js';
 import type { ConsentScope } from '../consent/store.js';
 import { RelayError, isRelayError } from '../errors.js';
@@ -168,7 +168,8 @@ Examples:
     .option('--until <when>', 'events before: a date, a time, or a duration ago', (v: string) => parseWhen(v, '--until'))
     .option('-r, --recipient <addr>', 'events concerning this recipient (matched by its keyed hash)')
     .option('--sender <addr>', 'events of messages from this envelope sender')
-    .option('-t, --type <type>', 'relayed, finding, spooled, delivered-from-spool, bounced or rejected', parseAuditType)
+    .option('-t, --type <type>', `${AUDIT_EVENT_TYPES.join(', ')}`, parseAuditType)
+    .option('-q, --queue-id <id>', "one message's whole record: the queue id from the relay's 250 reply or any row")
     .option('-n, --limit <n>', 'at most N rows, the most recent ones', parseLimit)
     .option('-f, --format <format>', 'table, csv or json', parseAuditFormat, 'table' as AuditFormat)
     .addHelpText(
@@ -178,9 +179,10 @@ Rows name recipients only by a keyed hash and carry redacted URLs, never bodies 
 
 Examples:
   consent-relay audit list --since 7d --type finding
-  consent-relay audit list --recipient alice@example.org --format csv > alice.csv`,
+  consent-relay audit list --recipient alice@example.org --format csv > alice.csv
+  consent-relay audit list --queue-id 1a2b3c4d --format json      # accepted, spooled, retried, bounced ...`,
     )
-    .action(async (o: CommonOptions & { since?: string; until?: string; recipient?: string; sender?: string; type?: AuditEventType; limit?: number; format: AuditFormat }) => {
+    .action(async (o: CommonOptions & { since?: string; until?: string; recipient?: string; sender?: string; type?: AuditEventType; queueId?: string; limit?: number; format: AuditFormat }) => {
       setExit(
         await (await load.audit()).auditListCommand(configFrom(o), {
           format: o.format,
@@ -189,6 +191,7 @@ Examples:
           ...(o.recipient === undefined ? {} : { recipient: o.recipient }),
           ...(o.sender === undefined ? {} : { sender: o.sender }),
           ...(o.type === undefined ? {} : { type: o.type }),
+          ...(o.queueId === undefined ? {} : { queueId: o.queueId }),
           ...(o.limit === undefined ? {} : { limit: o.limit }),
         }),
       );
@@ -213,7 +216,7 @@ Examples:
     });
 
   withCommon(queue.command('drop'))
-    .description('delete entry ID without delivering it and without sending a bounce')
+    .description('delete entry ID without delivering it and without sending a bounce (recorded in the audit log as "dropped")')
     .argument('<id>', 'entry id from "queue list"')
     .action(async (id: string, o: CommonOptions) => {
       setExit(await (await load.queue()).queueDropCommand(configFrom(o), { id }));

@@ -20,7 +20,9 @@ export type DeliveryEvent =
   | { readonly type: 'dsn-queued'; readonly forId: string | null; readonly id: string }
   | { readonly type: 'dsn-suppressed'; readonly forId: string | null; readonly reason: 'null-sender' }
   | { readonly type: 'dsn-undeliverable'; readonly forId: string | null; readonly code: number }
-  | { readonly type: 'worker-error'; readonly id: string | null; readonly error: string };
+  | { readonly type: 'worker-error'; readonly id: string | null; readonly error: string }
+  /** Dispositions could not be recorded (dispositions.ts); delivery went on regardless. */
+  | { readonly type: 'audit-failed'; readonly id: string | null; readonly error: string };
 
 export type DeliveryEventSink = (event: DeliveryEvent) => void;
 

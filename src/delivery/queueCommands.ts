@@ -1,4 +1,5 @@
 import { RelayError } from '../errors.js';
+import type { Disposition } from './dispositions.js';
 import { oneLine } from './reply.js';
 import type { Spool, SpoolEntry } from './spool.js';
 
@@ -52,7 +53,13 @@ export async function retryQueue(spool: Spool, id: string | 'all', now: () => nu
   return changed;
 }
 
-/** Delete an entry without delivering it or bouncing it. Throws USAGE if there is no such entry. */
-export async function dropQueue(spool: Spool, id: string): Promise<void> {
-  if (!(await spool.remove(id))) throw new RelayError('USAGE', `no queue entry ${id} (delivered, dropped, or mistyped; see \`consent-relay queue list\`)`);
+/**
+ * Delete an entry without delivering it or bouncing it, and say what was dropped (for the record:
+ * a 'dropped' disposition). Throws USAGE if there is no such entry.
+ */
+export async function dropQueue(spool: Spool, id: string): Promise<Disposition & { type: 'dropped' }> {
+  const entry = await spool.get(id);
+  if (entry === null || !(await spool.remove(id))) throw new RelayError('USAGE', `no queue entry ${id} (delivered, dropped, or mistyped; see \`consent-relay queue list\`)`);
+  const m = entry.meta;
+  return { type: 'dropped', queueId: m.queueId ?? id, consentClass: m.consentClass, recipients: m.envelope.to, response: m.lastError ?? '', spoolId: id, attempt: m.attempts };
 }

@@ -23,6 +23,11 @@ export interface SpoolMeta {
   readonly envelope: Envelope;
   readonly consentClass: string;
   readonly messageId: string | null;
+  /**
+   * The SMTP transaction the entry comes from (a DSN: the one it reports on), so its later
+   * dispositions join the message's record. null in entries written before it was kept.
+   */
+  readonly queueId: string | null;
   /** Delivery attempts made so far, including the one made while the client waited. */
   readonly attempts: number;
   /** ISO-8601: the first attempt; the give-up deadline is measured from here. */
@@ -249,6 +254,7 @@ function parseMeta(line: string): SpoolMeta {
     envelope: { from: m.envelope.from, to: m.envelope.to.map(String) },
     consentClass: m.consentClass,
     messageId: typeof m.messageId === 'string' ? m.messageId : null,
+    queueId: typeof m.queueId === 'string' ? m.queueId : null,
     attempts: m.attempts,
     firstAttemptAt: m.firstAttemptAt,
     nextAttemptAt: m.nextAttemptAt,

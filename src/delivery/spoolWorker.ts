@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { dsnCopy } from './bounce.js';
 import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
+import { byResponse, type Disposition, type DispositionSink, type DsnFate } from './dispositions.js';
 import type { Spool, SpoolMessage, SpoolMeta } from './spool.js';
 import type { RecipientFailure } from './types.js';
 import type { Upstream } from './upstream.js';
@@ -56,6 +57,8 @@ export interface SpoolWorkerOptions {
   /** Entries attempted at the same time. */
   readonly concurrency?: number;
   readonly onEvent?: DeliveryEventSink;
+  /** Told every attempt's dispositions (retried, delivered-from-spool, bounced) once the spool reflects them. */
+  readonly record?: DispositionSink;
 }
 
 export class SpoolWorker {
@@ -67,6 +70,7 @@ export class SpoolWorker {
   private readonly pollIntervalMs: number;
   private readonly concurrency: number;
   private readonly emit: DeliveryEventSink;
+  private readonly recordSink: DispositionSink | undefined;
 
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -83,6 +87,7 @@ export class SpoolWorker {
     this.pollIntervalMs = options.pollIntervalMs ?? 30_000;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.emit = options.onEvent ?? ignoreEvents;
+    this.recordSink = options.record;
   }
 
   /** Scan now and then every pollIntervalMs until stop(). */
@@ -176,6 +181,17 @@ export class SpoolWorker {
     const bounce = expired ? [...permanent, ...temporary] : permanent;
     const keep = expired ? [] : temporary;
 
+    const attempt = meta.attempts + 1;
+    const base = { queueId: meta.queueId ?? id, consentClass: meta.consentClass, spoolId: id, attempt };
+    const dispositions: Disposition[] = [];
+    if (outcome.accepted.length > 0) dispositions.push({ ...base, type: 'delivered-from-spool', recipients: outcome.accepted, response: outcome.response });
+    const bounced = (failures: readonly RecipientFailure[], dsn: DsnFate): void => {
+      for (const cause of ['permanent', 'expired'] as const) {
+        const these = failures.filter((f) => f.temporary === (cause === 'expired'));
+        for (const [response, recipients] of byResponse(these)) dispositions.push({ ...base, type: 'bounced', recipients, response, cause, dsn });
+      }
+    };
+
     if (keep.length === 0) {
       if (bounce.length > 0) {
         if (outcome.accepted.length > 0) {
@@ -184,21 +200,21 @@ export class SpoolWorker {
           await this.spool.update(id, { ...meta, envelope: { from: meta.envelope.from, to: bounce.map((f) => f.recipient) } });
         }
         this.emit({ type: 'gave-up', id, recipients: bounce.length, permanent: !expired || temporary.length === 0 });
-        await this.bounce(msg, bounce);
+        bounced(bounce, await this.bounce(msg, bounce));
       }
       await this.spool.remove(id);
       if (outcome.accepted.length > 0) this.emit({ type: 'retry-delivered', id, accepted: outcome.accepted.length });
+      await this.record(id, dispositions);
       return;
     }
 
     // Record progress before anything else: accepted recipients must leave the entry at once.
-    const attempts = meta.attempts + 1;
-    const nextAttemptAt = new Date(Math.min(now + retryDelay(this.policy, attempts), Math.max(deadline, now))).toISOString();
+    const nextAttemptAt = new Date(Math.min(now + retryDelay(this.policy, attempt), Math.max(deadline, now))).toISOString();
     const lastError = keep[0]?.response ?? outcome.response;
     const updated: SpoolMeta = {
       ...meta,
       envelope: { from: meta.envelope.from, to: keep.map((f) => f.recipient) },
-      attempts,
+      attempts: attempt,
       nextAttemptAt,
       lastError,
       failures: keep,
@@ -206,11 +222,24 @@ export class SpoolWorker {
     const stillThere = await this.spool.update(id, updated);
     if (outcome.accepted.length > 0) this.emit({ type: 'retry-delivered', id, accepted: outcome.accepted.length });
     if (stillThere) {
-      this.emit({ type: 'retry-deferred', id, remaining: keep.length, attempts, nextAttemptAt, lastError });
+      this.emit({ type: 'retry-deferred', id, remaining: keep.length, attempts: attempt, nextAttemptAt, lastError });
     }
+    // the attempt failed whether or not an operator dropped the entry meanwhile (the drop has its own record)
+    for (const [response, recipients] of byResponse(keep)) dispositions.push({ ...base, type: 'retried', recipients, response, nextAttemptAt });
     if (permanent.length > 0) {
       this.emit({ type: 'gave-up', id, recipients: permanent.length, permanent: true });
-      await this.bounce(msg, permanent);
+      bounced(permanent, await this.bounce(msg, permanent));
+    }
+    await this.record(id, dispositions);
+  }
+
+  /** Hand dispositions to the sink; a failure is reported, and delivery goes on. */
+  private async record(id: string, dispositions: readonly Disposition[]): Promise<void> {
+    if (this.recordSink === undefined || dispositions.length === 0) return;
+    try {
+      await this.recordSink(dispositions);
+    } catch (err) {
+      this.emit({ type: 'audit-failed', id, error: errorText(err) });
     }
   }
 
@@ -219,11 +248,11 @@ export class SpoolWorker {
    * the spool as an entry of its own (null sender, so it is never bounced in turn), and a DSN the
    * upstream refuses for good is dropped: there is nobody left to tell.
    */
-  private async bounce(msg: SpoolMessage, failures: readonly RecipientFailure[]): Promise<void> {
+  private async bounce(msg: SpoolMessage, failures: readonly RecipientFailure[]): Promise<DsnFate> {
     const sender = msg.meta.envelope.from;
     if (sender === '') {
       this.emit({ type: 'dsn-suppressed', forId: msg.id, reason: 'null-sender' });
-      return;
+      return { fate: 'suppressed', to: null, spoolId: null };
     }
     const copy = dsnCopy({
       reportingMta: this.reportingMta,
@@ -236,12 +265,12 @@ export class SpoolWorker {
     const outcome = await this.upstream.send(copy);
     if (outcome.accepted.length > 0) {
       this.emit({ type: 'dsn-sent', forId: msg.id, recipients: failures.length });
-      return;
+      return { fate: 'sent', to: sender, spoolId: null };
     }
     const failure = outcome.failed[0];
     if (failure !== undefined && !failure.temporary) {
       this.emit({ type: 'dsn-undeliverable', forId: msg.id, code: failure.code });
-      return;
+      return { fate: 'undeliverable', to: sender, spoolId: null };
     }
     const now = this.now();
     const id = await this.spool.enqueue(
@@ -249,6 +278,7 @@ export class SpoolWorker {
         envelope: copy.envelope,
         consentClass: copy.consentClass,
         messageId: copy.messageId,
+        queueId: msg.meta.queueId ?? msg.id,
         attempts: 1,
         firstAttemptAt: new Date(now).toISOString(),
         nextAttemptAt: new Date(now + retryDelay(this.policy, 1)).toISOString(),
@@ -258,6 +288,7 @@ export class SpoolWorker {
       copy.raw,
     );
     this.emit({ type: 'dsn-queued', forId: msg.id, id });
+    return { fate: 'queued', to: sender, spoolId: id };
   }
 }
 

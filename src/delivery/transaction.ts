@@ -4,6 +4,7 @@ import { ERRORS, RelayError, isRelayError } from '../errors.js';
 import { dsnCopy } from './bounce.js';
 import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
+import { byResponse, type Disposition, type DispositionSink, type DsnFate } from './dispositions.js';
 import { oneLine, parseReply } from './reply.js';
 import type { Spool, SpoolMeta } from './spool.js';
 import { DEFAULT_RETRY_POLICY } from './spoolWorker.js';
@@ -28,6 +29,10 @@ export interface TransactionOptions {
   /** Called after something was spooled that should go out soon (a DSN): typically worker.kick. */
   readonly onSpooled?: () => void;
   readonly onEvent?: DeliveryEventSink;
+  /** The transaction's id: carried by spool entries and dispositions so a message's record can be followed. */
+  readonly queueId?: string;
+  /** Told what became of every recipient before the reply is returned (the audit log). */
+  readonly record?: DispositionSink;
 }
 
 /**
@@ -52,6 +57,9 @@ export interface TransactionOptions {
  *   (recipients accepted upstream before the failure will get it again: unavoidable, and better
  *   than losing the others).
  *
+ * Every recipient's disposition (dispositions.ts) goes to `options.record` before the reply is
+ * returned and before a spooled DSN is kicked, with each copy's own upstream reply.
+ *
  * Never rejects: unexpected errors become a 451.
  */
 export async function deliverTransaction(
@@ -62,6 +70,7 @@ export async function deliverTransaction(
 ): Promise<Reply> {
   const now = options.now ?? Date.now;
   const emit = options.onEvent ?? ignoreEvents;
+  const queueId = options.queueId ?? '';
   const live = copies.filter((c) => c.envelope.to.length > 0);
   const started = now();
 
@@ -69,21 +78,51 @@ export async function deliverTransaction(
   const accepted = outcomes.reduce((n, o) => n + o.accepted.length, 0);
   const failures = outcomes.flatMap((o) => o.failed);
 
+  const dispositions: Disposition[] = [];
+  const relayed = (): void => {
+    for (const [i, copy] of live.entries()) {
+      const o = outcomes[i] as CopyOutcome;
+      if (o.accepted.length > 0) dispositions.push({ type: 'relayed', queueId, consentClass: copy.consentClass, recipients: o.accepted, response: o.response });
+    }
+  };
+  /** Every failed recipient is refused along with the transaction: the client got `reply`. */
+  const rejected = (reply: Reply): void => {
+    for (const [i, copy] of live.entries()) {
+      for (const [response, recipients] of byResponse((outcomes[i] as CopyOutcome).failed)) {
+        dispositions.push({ type: 'rejected', queueId, consentClass: copy.consentClass, recipients, response, reply: replyLine(reply) });
+      }
+    }
+  };
+  const record = async (): Promise<void> => {
+    if (options.record === undefined || dispositions.length === 0) return;
+    try {
+      await options.record(dispositions);
+    } catch (err) {
+      emit({ type: 'audit-failed', id: queueId || null, error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
   if (failures.length === 0) {
+    relayed();
+    await record();
     return { code: 250, enhanced: '2.0.0', message: `Ok: delivered to ${accepted} recipient${accepted === 1 ? '' : 's'}` };
   }
 
   if (accepted === 0) {
     const temporary = failures.find((f) => f.temporary);
-    if (temporary !== undefined) return upstreamReply('UPSTREAM_TEMPORARY', temporary);
-    return upstreamReply('UPSTREAM_PERMANENT', failures[0] as RecipientFailure);
+    const reply = temporary !== undefined ? upstreamReply('UPSTREAM_TEMPORARY', temporary) : upstreamReply('UPSTREAM_PERMANENT', failures[0] as RecipientFailure);
+    rejected(reply);
+    await record();
+    return reply;
   }
 
   // Partial delivery: make the rest durable before we answer 250.
   const written: string[] = [];
+  /** Spooled and bounced recipients, recorded after the accepted ones. */
+  const remainder: Disposition[] = [];
+  let dsnSpooled = false;
   try {
     const firstRetry = options.firstRetryDelayMs ?? DEFAULT_RETRY_POLICY.initialDelayMs;
-    let dsnSpooled = false;
     for (const [i, copy] of live.entries()) {
       const outcome = outcomes[i] as CopyOutcome;
       const temporary = outcome.failed.filter((f) => f.temporary);
@@ -92,6 +131,7 @@ export async function deliverTransaction(
           envelope: { from: copy.envelope.from, to: temporary.map((f) => f.recipient) },
           consentClass: copy.consentClass,
           messageId: copy.messageId,
+          queueId: options.queueId ?? null,
           attempts: 1,
           firstAttemptAt: new Date(started).toISOString(),
           nextAttemptAt: new Date(now() + firstRetry).toISOString(),
@@ -101,11 +141,20 @@ export async function deliverTransaction(
         const id = await spool.enqueue(meta, copy.raw);
         written.push(id);
         emit({ type: 'spooled', id, consentClass: copy.consentClass, recipients: temporary.length });
+        for (const [response, recipients] of byResponse(temporary)) {
+          remainder.push({ type: 'spooled', queueId, consentClass: copy.consentClass, recipients, response, spoolId: id, attempt: 1, nextAttemptAt: meta.nextAttemptAt });
+        }
       }
       const permanent = outcome.failed.filter((f) => !f.temporary);
       if (permanent.length > 0) {
+        const bounced = (dsn: DsnFate): void => {
+          for (const [response, recipients] of byResponse(permanent)) {
+            remainder.push({ type: 'bounced', queueId, consentClass: copy.consentClass, recipients, response, spoolId: null, attempt: 1, cause: 'permanent', dsn });
+          }
+        };
         if (copy.envelope.from === '') {
           emit({ type: 'dsn-suppressed', forId: null, reason: 'null-sender' });
+          bounced({ fate: 'suppressed', to: null, spoolId: null });
           continue;
         }
         const dsn = dsnCopy({
@@ -121,6 +170,7 @@ export async function deliverTransaction(
             envelope: dsn.envelope,
             consentClass: dsn.consentClass,
             messageId: dsn.messageId,
+            queueId: options.queueId ?? null,
             attempts: 0,
             firstAttemptAt: new Date(now()).toISOString(),
             nextAttemptAt: new Date(now()).toISOString(),
@@ -132,17 +182,28 @@ export async function deliverTransaction(
         written.push(id);
         dsnSpooled = true;
         emit({ type: 'dsn-queued', forId: null, id });
+        bounced({ fate: 'queued', to: copy.envelope.from, spoolId: id });
       }
     }
-    if (dsnSpooled) options.onSpooled?.();
   } catch (err) {
     for (const id of written) {
       await spool.remove(id).catch(() => undefined);
       emit({ type: 'spool-rollback', id });
     }
     const e = isRelayError(err) ? err : new RelayError('SPOOL_WRITE_FAILED', 'could not write to the spool', { cause: err });
-    return replyFor(e);
+    const reply = replyFor(e);
+    // what was accepted did go out; everything else is the client's again
+    relayed();
+    rejected(reply);
+    await record();
+    return reply;
   }
+
+  relayed();
+  dispositions.push(...remainder);
+  // recorded before the DSN is kicked, so its delivery cannot be on record before its bounce
+  await record();
+  if (dsnSpooled) options.onSpooled?.();
 
   const queued = failures.filter((f) => f.temporary).length;
   const bounced = failures.length - queued;
@@ -150,6 +211,10 @@ export async function deliverTransaction(
   if (queued > 0) parts.push(`queued ${queued} for retry`);
   if (bounced > 0) parts.push(`bounced ${bounced}`);
   return { code: 250, enhanced: '2.0.0', message: `Ok: ${parts.join(', ')}` };
+}
+
+function replyLine(reply: Reply): string {
+  return `${reply.code} ${reply.enhanced} ${reply.message}`;
 }
 
 async function safeSend(upstream: Upstream, copy: Copy): Promise<CopyOutcome> {

@@ -1,20 +1,27 @@
 /**
  * What the pipeline tells the audit log: before delivery, every tracker found per copy (so
- * nothing leaves without its record); after delivery, one row per copy with the upstream's reply.
+ * nothing leaves without its record); then what became of every recipient of every copy, with
+ * that copy's own upstream reply (dispositions, src/delivery/dispositions.ts): from the
+ * transaction, from each spool attempt, from an operator's `queue drop`. Addresses become keyed
+ * hashes here; upstream replies are redacted.
  */
 import type { AuditEvent, CampaignTemplateEvent, FindingEvent } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
 import { redactText, redactUrl } from '../audit/redact.js';
 import { SqliteAuditLog } from '../audit/sqlite.js';
-import type { Reply } from '../delivery/transaction.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
+import type { Disposition } from '../delivery/dispositions.js';
+import { RelayError } from '../errors.js';
 import type { ClassCopy, Transaction } from './relay.js';
 
 export interface AuditRecorder {
   filtered(tx: Transaction, copies: readonly ClassCopy[], mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
-  relayed(tx: Transaction, copies: readonly ClassCopy[], reply: Reply, mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
   /** URL templates this transaction's copy taught the campaign store (host and path shape only). */
   learned(tx: Transaction, templates: readonly LearnedTemplate[]): Promise<void>;
+  /** The transaction's dispositions (deliverTransaction's `record`): `relayed` rows carry the copy's details. */
+  delivered(tx: Transaction, copies: readonly ClassCopy[], dispositions: readonly Disposition[], mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
+  /** Dispositions after the transaction: spool attempts, bounces, drops. */
+  later(dispositions: readonly Disposition[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,6 +59,36 @@ function batched(log: AuditLog): (events: AuditEvent[], subjects: string[]) => P
 export function auditRecorder(log: AuditLog): AuditRecorder {
   const append = batched(log);
   const hashes = (to: readonly string[]): string[] => to.map((a) => log.recipientHash(a));
+  /** A disposition as an audit event; `relayed` without its copy's details (the transaction adds them). */
+  const toEvent = (d: Disposition): AuditEvent => {
+    const base = { at: new Date().toISOString(), queueId: d.queueId, consentClass: d.consentClass, recipientHashes: hashes(d.recipients) };
+    const upstream = redactText(d.response);
+    switch (d.type) {
+      case 'relayed':
+        // only a transaction relays, and delivered() records it with the copy's details
+        throw new RelayError('AUDIT_UNAVAILABLE', `a relayed disposition of ${d.queueId} reached the audit log without its transaction`);
+      case 'rejected':
+        return { ...base, type: 'rejected', reason: redactText(d.reply), upstream };
+      case 'spooled':
+      case 'retried':
+        return { ...base, type: d.type, spoolId: d.spoolId, attempt: d.attempt, upstream, nextAttemptAt: d.nextAttemptAt };
+      case 'delivered-from-spool':
+      case 'dropped':
+        return { ...base, type: d.type, spoolId: d.spoolId, attempt: d.attempt, upstream };
+      case 'bounced':
+        return {
+          ...base,
+          type: 'bounced',
+          spoolId: d.spoolId,
+          attempt: d.attempt,
+          upstream,
+          cause: d.cause,
+          dsn: d.dsn.fate,
+          dsnRecipientHash: d.dsn.to === null ? null : log.recipientHash(d.dsn.to),
+          dsnSpoolId: d.dsn.spoolId,
+        };
+    }
+  };
   return {
     async filtered(tx, copies, mode) {
       const at = new Date().toISOString();
@@ -72,15 +109,25 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
       }
       if (events.length) await append(events, tx.recipients.map((r) => r.address));
     },
-    async relayed(tx, copies, reply, mode, rulesVersion) {
-      const at = new Date().toISOString();
-      const ok = reply.code >= 200 && reply.code < 300;
-      const line = redactText(`${reply.code} ${reply.enhanced} ${reply.message}`);
-      const events: AuditEvent[] = copies.map((c): AuditEvent => {
-        const base = { at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes: hashes(c.copy.envelope.to) };
-        return ok
-          ? { ...base, type: 'relayed', messageId: c.copy.messageId, sender: tx.from, recipientCount: c.copy.envelope.to.length, upstream: line, rulesVersion, mode, findingCount: c.findings.length }
-          : { ...base, type: 'rejected', reason: line };
+    async delivered(tx, copies, dispositions, mode, rulesVersion) {
+      const byClass = new Map(copies.map((c) => [c.copy.consentClass, c]));
+      const events = dispositions.map((d): AuditEvent => {
+        if (d.type !== 'relayed') return toEvent(d);
+        const c = byClass.get(d.consentClass);
+        return {
+          type: 'relayed',
+          at: new Date().toISOString(),
+          queueId: d.queueId,
+          consentClass: d.consentClass,
+          recipientHashes: hashes(d.recipients),
+          messageId: c?.copy.messageId ?? null,
+          sender: tx.from,
+          recipientCount: d.recipients.length,
+          upstream: redactText(d.response),
+          rulesVersion,
+          mode,
+          findingCount: c?.findings.length ?? 0,
+        };
       });
       await append(events, tx.recipients.map((r) => r.address));
     },
@@ -91,6 +138,10 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
         (t): CampaignTemplateEvent => ({ type: 'campaign-template', at, queueId: tx.queueId, consentClass: '', recipientHashes: [], campaign: t.campaign, host: t.host, pathShape: t.pathShape, positions: t.positions, copies: t.copies }),
       );
       await append(events, []);
+    },
+    async later(dispositions) {
+      const subjects = dispositions.flatMap((d) => [...d.recipients, ...(d.type === 'bounced' && d.dsn.to !== null ? [d.dsn.to] : [])]);
+      await append(dispositions.map(toEvent), subjects);
     },
     close: () => log.close(),
   };

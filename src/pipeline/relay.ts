@@ -93,22 +93,17 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
     throw e;
   }
 
-  const reply = await deliverTransaction(
-    copies.map((c) => c.copy),
-    deps.upstream,
-    deps.spool,
-    deps.delivery,
-  );
+  // every recipient's fate is on record before the client hears it; a failed write is reported
+  // (delivery event 'audit-failed', logged loudly), since by then the message is ours or refused
+  const reply = await deliverTransaction(copies.map((c) => c.copy), deps.upstream, deps.spool, {
+    ...deps.delivery,
+    queueId: tx.queueId,
+    record: (dispositions) => deps.audit.delivered(tx, copies, dispositions, deps.mode, deps.rules.version),
+  });
   log.info(
     { classes: copies.map((c) => ({ class: c.copy.consentClass || 'none', recipients: c.copy.envelope.to.length, findings: c.findings.length, changed: c.changed })), reply: reply.code },
     'transaction done',
   );
-  try {
-    await deps.audit.relayed(tx, copies, reply, deps.mode, deps.rules.version);
-  } catch (err) {
-    // the message is already ours (or refused); losing this row is logged loudly, not hidden
-    log.error({ reason: err instanceof Error ? err.message : String(err) }, 'audit write after delivery failed');
-  }
   return reply;
 }
 

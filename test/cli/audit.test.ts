@@ -112,7 +112,7 @@ describe('consent-relay audit list', () => {
 
     // durations count back from now
     const log = new SqliteAuditLog(data);
-    await log.append([{ type: 'spooled', at: new Date().toISOString(), queueId: 'Q4', consentClass: '', recipientHashes: [log.recipientHash('dave@example.com')], reason: '451 4.4.1 try later' }]);
+    await log.append([{ type: 'spooled', at: new Date().toISOString(), queueId: 'Q4', consentClass: '', recipientHashes: [log.recipientHash('dave@example.com')], spoolId: 'S1', attempt: 1, upstream: '451 4.4.1 try later', nextAttemptAt: new Date().toISOString() }]);
     await log.close();
     expect(json('--since', '1d')).toEqual([5]);
     expect(json('--until', '1d')).toEqual([1, 2, 3, 4]);
@@ -124,7 +124,7 @@ describe('consent-relay audit list', () => {
   it('bad option values are usage errors', () => {
     const cases: [string[], RegExp][] = [
       [['--format', 'xml'], /--format must be one of table, csv, json, not "xml"/],
-      [['--type', 'opened'], /--type must be one of relayed, finding, campaign-template, spooled, delivered-from-spool, bounced, rejected/],
+      [['--type', 'opened'], /--type must be one of finding, campaign-template, relayed, rejected, spooled, retried, delivered-from-spool, bounced, dropped/],
       [['--limit', '0'], /--limit must be a whole number/],
       [['--since', 'last week'], /--since must be a date \(2026-10-01\), a time .* or a duration like 7d/],
     ];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { SqliteAuditLog } from '../../src/audit/sqlite.js';
 import { Spool } from '../../src/delivery/spool.js';
 import type { SpoolMeta } from '../../src/delivery/spool.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
@@ -17,6 +18,7 @@ function meta(over: Partial<SpoolMeta> = {}): SpoolMeta {
     envelope: { from: 'a@example.com', to: ['b@example.org', 'c@example.org'] },
     consentClass: 'opens',
     messageId: '<m@example.com>',
+    queueId: 'Q1',
     attempts: 3,
     firstAttemptAt: '2099-01-01T00:00:00.000Z',
     nextAttemptAt: LATER,
@@ -75,10 +77,21 @@ describe('consent-relay queue', () => {
 
     const d = cli(['queue', 'drop', id1, '-d', data]);
     expect(d.status).toBe(0);
-    expect(d.out).toBe(`dropped entry ${id1}: it will not be delivered and no bounce is sent\n`);
+    expect(d.out).toBe(`dropped entry ${id1}: it will not be delivered and no bounce is sent (recorded in the audit log)\n`);
     expect(await spool.get(id1)).toBeNull();
     expect((await spool.list()).map((e) => e.id)).toEqual([id2]);
     expect(cli(['queue', 'list', '-d', data]).out).toMatch(/\n1 entry\n$/);
+
+    // the drop is on record: which entry, whose copy (hashed), after how many attempts
+    const audit = cli(['audit', 'list', '-d', data, '--type', 'dropped', '--format', 'json']);
+    expect(audit.status).toBe(0);
+    const log = new SqliteAuditLog(data);
+    const hashes = ['b@example.org', 'c@example.org'].map((a) => log.recipientHash(a)).sort();
+    await log.close();
+    expect(JSON.parse(audit.out)).toEqual([
+      { id: 1, type: 'dropped', at: expect.any(String), queueId: 'Q1', consentClass: 'opens', recipientHashes: hashes, spoolId: id1, attempt: 3, upstream: '451 4.4.1 upstream unreachable: ECONNREFUSED' },
+    ]);
+    expect(audit.out).not.toMatch(/@example/);
   });
 
   it('the scan interval in the message comes from the configuration', async () => {

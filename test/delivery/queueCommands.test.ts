@@ -12,6 +12,7 @@ function meta(over: Partial<SpoolMeta> = {}): SpoolMeta {
     envelope: { from: 'a@example.com', to: ['b@example.org', 'c@example.org'] },
     consentClass: 'opens',
     messageId: '<m@example.com>',
+    queueId: 'Q1',
     attempts: 3,
     firstAttemptAt: '2030-01-01T00:00:00.000Z',
     nextAttemptAt: '2030-01-01T06:00:00.000Z',

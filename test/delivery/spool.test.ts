@@ -15,6 +15,7 @@ function meta(over: Partial<SpoolMeta> = {}): SpoolMeta {
     envelope: { from: 'a@example.com', to: ['b@example.org'] },
     consentClass: 'opens',
     messageId: '<m@example.com>',
+    queueId: 'Q1',
     attempts: 1,
     firstAttemptAt: '2030-01-01T00:00:00.000Z',
     nextAttemptAt: '2030-01-01T00:05:00.000Z',

@@ -16,6 +16,7 @@ function meta(over: Partial<SpoolMeta> = {}): SpoolMeta {
     envelope: { from: 'a@example.com', to: ['b@example.org'] },
     consentClass: 'none',
     messageId: null,
+    queueId: 'Q1',
     attempts: 1,
     firstAttemptAt: new Date(T0).toISOString(),
     nextAttemptAt: new Date(T0).toISOString(),

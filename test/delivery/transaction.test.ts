@@ -1,6 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import type { Disposition } from '../../src/delivery/dispositions.js';
 import type { DeliveryEvent } from '../../src/delivery/events.js';
 import { Spool, SpoolWorker } from '../../src/delivery/spool.js';
 import { deliverTransaction } from '../../src/delivery/transaction.js';
@@ -28,6 +29,8 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
   let clock: number;
   const now = (): number => clock;
   let events: DeliveryEvent[];
+  let recorded: Disposition[];
+  const record = async (d: readonly Disposition[]): Promise<void> => void recorded.push(...d);
   const worker = (giveUpAfterMs = 3_600_000): SpoolWorker =>
     new SpoolWorker({
       spool,
@@ -36,12 +39,14 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
       now,
       policy: { initialDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, giveUpAfterMs },
       onEvent: (e) => events.push(e),
+      record,
     });
   const opts = { reportingMta: 'relay.test', now, firstRetryDelayMs: 60_000, onEvent: (e: DeliveryEvent) => events.push(e) };
 
   beforeEach(async () => {
     clock = T0;
     events = [];
+    recorded = [];
     up = await startUpstream();
     upstream = new SmtpUpstream({ host: '127.0.0.1', port: up.port, name: 'relay.test', connectionTimeoutMs: 2000 });
     tmp = await makeTempDir();
@@ -160,7 +165,13 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
     let kicked = 0;
     const r = await deliverTransaction([copy('none', ['ok@example.org', 'gone@example.org', 'busy@example.org'])], upstream, spool, {
       ...opts,
-      onSpooled: () => (kicked += 1),
+      queueId: 'Q7',
+      record,
+      onSpooled: () => {
+        // the record is complete before the DSN can be kicked
+        expect(recorded.map((d) => d.type)).toEqual(['relayed', 'spooled', 'bounced']);
+        kicked += 1;
+      },
     });
     expect(r.code).toBe(250);
     expect(r.message).toContain('queued 1');
@@ -182,6 +193,14 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
     expect(parsed.text).toContain('Final-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n');
     expect(parsed.text).not.toContain('busy@example.org');
     expect((await spool.list()).map((e) => e.meta.consentClass)).toEqual(['none']);
+
+    // each recipient's own fate, with the upstream's own words, all under the transaction's id
+    const [relayed, spooled, bounced, dsnDelivered] = recorded;
+    expect(recorded).toHaveLength(4);
+    expect(relayed).toMatchObject({ type: 'relayed', queueId: 'Q7', consentClass: 'none', recipients: ['ok@example.org'] });
+    expect(spooled).toMatchObject({ type: 'spooled', queueId: 'Q7', recipients: ['busy@example.org'], spoolId: retry?.id, attempt: 1, response: expect.stringMatching(/^452 4\.2\.2 mailbox full/) });
+    expect(bounced).toMatchObject({ type: 'bounced', queueId: 'Q7', recipients: ['gone@example.org'], spoolId: null, attempt: 1, cause: 'permanent', dsn: { fate: 'queued', to: SENDER, spoolId: dsn?.id }, response: expect.stringMatching(/^550 5\.1\.1 user unknown/) });
+    expect(dsnDelivered).toMatchObject({ type: 'delivered-from-spool', queueId: 'Q7', consentClass: 'dsn', recipients: [SENDER], spoolId: dsn?.id, attempt: 1 });
   });
 
   it('gives up after the configured time and sends a DSN to the sender', async () => {
@@ -212,6 +231,12 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
       'Subject: copy for none',
     );
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['gave-up', 'dsn-sent']));
+    // each attempt on record; the last one expired, and the DSN went to the sender at once
+    expect(recorded.map((d) => [d.type, d.type === 'relayed' || d.type === 'rejected' ? null : d.attempt])).toEqual([
+      ['retried', 2],
+      ['bounced', 3],
+    ]);
+    expect(recorded[1]).toMatchObject({ cause: 'expired', dsn: { fate: 'sent', to: SENDER, spoolId: null }, recipients: ['b@example.org'] });
   });
 
   it('never sends a DSN to the null sender', async () => {

@@ -27,24 +27,33 @@ export async function auditListCommand(config: Config, opts: AuditListOptions): 
     await writeStdout(formatAudit([], opts.format));
     return 0;
   }
-  const key = join(config.dataDir, AUDIT_KEY_FILE);
-  if (!existsSync(key)) {
-    // opening the log would make a new key, and every recipient hash in it would stop matching
-    throw new RelayError('AUDIT_UNAVAILABLE', `audit key ${key} is missing but ${db} exists: restore the key from the backup of the audit log`);
-  }
   const query: AuditQuery = {
     ...(opts.since === undefined ? {} : { since: opts.since }),
     ...(opts.until === undefined ? {} : { until: opts.until }),
     ...(opts.recipient === undefined ? {} : { recipient: opts.recipient }),
     ...(opts.sender === undefined ? {} : { sender: opts.sender }),
     ...(opts.type === undefined ? {} : { type: opts.type }),
+    ...(opts.queueId === undefined ? {} : { queueId: opts.queueId }),
     ...(opts.limit === undefined ? {} : { limit: opts.limit }),
   };
-  const log = new SqliteAuditLog(config.dataDir);
+  const log = openAuditLog(config);
   try {
     await writeStdout(formatAudit(await log.list(query), opts.format));
   } finally {
     await log.close();
   }
   return 0;
+}
+
+/**
+ * The audit log for a command, created if there is none yet; but a log whose key is missing is
+ * refused: a new key would make every recipient hash in it unmatchable.
+ */
+export function openAuditLog(config: Config): SqliteAuditLog {
+  const db = join(config.dataDir, AUDIT_DB_FILE);
+  const key = join(config.dataDir, AUDIT_KEY_FILE);
+  if (existsSync(db) && !existsSync(key)) {
+    throw new RelayError('AUDIT_UNAVAILABLE', `audit key ${key} is missing but ${db} exists: restore the key from the backup of the audit log`);
+  }
+  return new SqliteAuditLog(config.dataDir);
 }

@@ -7,8 +7,11 @@
 import type { Config } from '../../config/schema.js';
 import { dropQueue, listQueue, retryQueue } from '../../delivery/queueCommands.js';
 import { Spool } from '../../delivery/spool.js';
+import { RelayError } from '../../errors.js';
+import { auditRecorder } from '../../pipeline/audit.js';
 import { checkDataDir } from '../../store/dataDir.js';
 import { writeStdout } from '../io.js';
+import { openAuditLog } from './audit.js';
 
 export async function queueListCommand(config: Config): Promise<number> {
   checkDataDir(config.dataDir, { create: false });
@@ -29,8 +32,19 @@ export async function queueRetryCommand(config: Config, opts: { readonly id: str
 
 export async function queueDropCommand(config: Config, opts: { readonly id: string }): Promise<number> {
   checkDataDir(config.dataDir, { create: false });
-  await dropQueue(new Spool(config.dataDir), opts.id);
-  await writeStdout(`dropped entry ${opts.id}: it will not be delivered and no bounce is sent\n`);
+  // opened first: a drop that cannot be recorded is not made
+  const audit = auditRecorder(openAuditLog(config));
+  try {
+    const dropped = await dropQueue(new Spool(config.dataDir), opts.id);
+    try {
+      await audit.later([dropped]);
+    } catch (err) {
+      throw new RelayError('AUDIT_UNAVAILABLE', `dropped entry ${opts.id}, but the audit log did not record it: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  } finally {
+    await audit.close();
+  }
+  await writeStdout(`dropped entry ${opts.id}: it will not be delivered and no bounce is sent (recorded in the audit log)\n`);
   return 0;
 }
 

@@ -3,7 +3,7 @@
  * every consent class and over the evaluation corpus, has an action its technique's row allows.
  * The vocabulary is declared once (types.ts) and the audit schema accepts exactly it.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { POLICY, allowedActions } from '../../src/rewrite/policy.js';
 import { loadRules } from '../../src/rewrite/rules/index.js';
 import { ACTIONS, TECHNIQUES, type Consent, type Finding } from '../../src/rewrite/types.js';
 import { corpusDir, loadLabels } from '../../bench/corpus.js';
+import { loadHalf } from '../../bench/real.js';
 
 const rules = loadRules();
 const root = join(import.meta.dirname, '..', '..');
@@ -36,9 +37,8 @@ function samples(): Sample[] {
     out.push({ name: `golden/${f}`, raw: readFileSync(join(golden, f)), recipient: yaml.recipient });
   }
   for (const m of loadLabels().messages) out.push({ name: `corpus/${m.file}`, raw: readFileSync(join(corpusDir(), m.file)), recipient: m.recipient });
-  // the development half of the real-mail corpus, when present (never the held-out half)
-  const dev = join(root, 'fixtures', 'real', 'dev');
-  if (existsSync(dev)) for (const f of readdirSync(dev).filter((n) => n.endsWith('.eml')).sort()) out.push({ name: `real/dev/${f}`, raw: readFileSync(join(dev, f)), recipient: undefined });
+  // the development half of the real-mail set, where its bytes are on this machine (never the held-out half)
+  for (const m of loadHalf('dev')) if (m.path && !m.badHash) out.push({ name: `real/dev/${m.name}`, raw: readFileSync(m.path), recipient: m.labels.recipients?.[0] });
   return out;
 }
 

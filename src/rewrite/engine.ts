@@ -10,7 +10,7 @@ import { RelayError, asRelayError } from '../errors.js';
 import { toCanonical } from '../mime/canonical.js';
 import { codecFor, type TextCodec } from '../mime/charset.js';
 import { depthOf, partNumber, splitMessage, type MimeNode } from '../mime/split.js';
-import { decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
+import { canonicalTransferEncoding, decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
 import { applyEdits, editFor } from './actions/edits.js';
 import type { CampaignContext } from './analysis/campaign.js';
 import { analyseMessage, analysersFor } from './analysis/index.js';
@@ -173,9 +173,12 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly 
 async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<TextPart | null> {
   const contentType = (node.contentType || 'text/plain').toLowerCase();
   // two Content-Type headers that disagree: a client may honour the one we did not inspect
-  const declared = node.headers ? new Set(node.headers.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase())) : new Set<string>();
+  // compared as clients read them: "Content-Type:text/html" and "content-type: TEXT/HTML" agree,
+  // and so do "7bit" and "7-bit" (both identity)
+  const fields = node.headers ? headerView(node) : NO_HEADERS;
+  const declared = new Set(fields.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase()));
   if (declared.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Type headers (${[...declared].join(', ')}); cannot tell how clients will read it`);
-  const encodings = node.headers ? new Set(node.headers.get('content-transfer-encoding').map((v) => v.trim().toLowerCase())) : new Set<string>();
+  const encodings = new Set(fields.get('content-transfer-encoding').map((v) => canonicalTransferEncoding(v) ?? v.toLowerCase()));
   if (encodings.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Transfer-Encoding headers (${[...encodings].join(', ')}); cannot tell how clients will read it`);
   const inline = node.disposition !== 'attachment';
   const part = prefix + partNumber(node);

@@ -150,8 +150,17 @@ export interface Occurrence {
 const URL_IN_TEXT = /https?:\/\/[^\s<>"'`{}|\\^\]\[]+/g;
 const CSS_URL = /url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3/gi;
 
+/** A URL in plain text ends where a reader sees it end: before an unbalanced ")" (markdown links) and trailing punctuation. */
 function cleanTextUrl(u: string): string {
-  return u.replace(/[.,;:!?)>]+$/, '');
+  let depth = 0;
+  for (let i = 0; i < u.length; i++) {
+    if (u[i] === '(') depth++;
+    else if (u[i] === ')' && --depth < 0) {
+      u = u.slice(0, i);
+      break;
+    }
+  }
+  return u.replace(/[.,;:!?)>*_]+$/, '');
 }
 
 const isHttp = (u: string): boolean => /^https?:\/\//i.test(u.trim());
@@ -161,6 +170,23 @@ function cssUrls(css: string): string[] {
   for (const m of css.matchAll(CSS_URL)) {
     const u = (m[2] ?? m[4] ?? '').trim();
     if (isHttp(u)) out.push(u);
+  }
+  return out;
+}
+
+/** srcset candidates as the HTML spec reads them: a URL runs to whitespace (commas inside it stay), descriptors to a comma. */
+function srcsetUrls(v: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < v.length) {
+    while (i < v.length && /[\s,]/.test(v[i]!)) i++;
+    let j = i;
+    while (j < v.length && !/\s/.test(v[j]!)) j++;
+    let url = v.slice(i, j);
+    i = j;
+    if (url.endsWith(',')) url = url.replace(/,+$/, '');
+    else while (i < v.length && v[i] !== ',') i++;
+    if (url) out.push(url);
   }
   return out;
 }
@@ -208,8 +234,7 @@ function htmlOccurrences(html: string, out: Occurrence[], depth = 0): void {
     }
   }
   for (const el of $('img[srcset], source[srcset]').toArray()) {
-    for (const part of ($(el).attr('srcset') ?? '').split(',')) {
-      const u = part.trim().split(/\s+/)[0] ?? '';
+    for (const u of srcsetUrls($(el).attr('srcset') ?? '')) {
       if (isHttp(u)) out.push({ url: u, where: 'load', element: `${(el as { name?: string }).name}@srcset`, context: '' });
     }
   }
@@ -258,7 +283,15 @@ export async function occurrences(raw: Buffer): Promise<Occurrence[]> {
     if (!m) continue;
     for (const u of m[2]!.matchAll(/<(https?:\/\/[^>]+)>/gi)) out.push({ url: u[1]!.trim(), where: 'header', element: m[1]!, context: '' });
   }
-  for (const leaf of await leaves(raw)) {
+  let parts: Awaited<ReturnType<typeof leaves>>;
+  try {
+    parts = await leaves(raw);
+  } catch {
+    // a body the MIME reader refuses (e.g. an unknown transfer encoding): its URLs as they stand in the bytes
+    for (const m of raw.toString('latin1').matchAll(URL_IN_TEXT)) out.push({ url: cleanTextUrl(m[0]), where: 'text', element: 'raw', context: '' });
+    return out;
+  }
+  for (const leaf of parts) {
     if (leaf.text === null || leaf.disposition === 'attachment') continue;
     if (leaf.contentType === 'text/html') htmlOccurrences(leaf.text, out);
     else if (leaf.contentType === 'text/plain' || leaf.contentType === 'text/enriched') {

@@ -269,8 +269,9 @@ if (invokedDirectly) {
   console.log(formatReport(report, !flag('--summary')));
   const rules = loadRules();
   const halves = [];
-  for (const half of HALVES) halves.push(await evaluateHalf(half, rules));
-  console.log(`\n== real mail (fixtures/real/; message bytes from ${mailDirs()[0] ?? 'beside the labels'} or beside the labels)\n`);
+  const campaign = flag('--campaign');
+  for (const half of HALVES) halves.push(await evaluateHalf(half, rules, undefined, { campaign }));
+  console.log(`\n== real mail (fixtures/real/; message bytes from ${mailDirs()[0] ?? 'beside the labels'} or beside the labels)${campaign ? '; --campaign: each message filtered after learning from its pair' : ''}\n`);
   console.log(sideBySide(report, halves));
   const warnings = halves.flatMap((h) => h.warnings);
   if (warnings.length) console.log(`\nlabel warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}`);

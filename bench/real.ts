@@ -19,7 +19,8 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { leaves } from '../src/mime/leaves.js';
 import { packageRoot } from '../src/paths.js';
-import { rewriteMessage } from '../src/rewrite/engine.js';
+import { SqliteCampaignStore } from '../src/campaign/sqlite.js';
+import { rewriteMessage, type RewriteOptions } from '../src/rewrite/engine.js';
 import type { loadRules } from '../src/rewrite/rules/index.js';
 import { NO_CONSENT, type Finding } from '../src/rewrite/types.js';
 import { containsWhole, decodeWords, haystackOf, type Haystack } from './corpus.js';
@@ -417,7 +418,16 @@ function paramTokens(url: string, params: readonly string[]): string[] {
 
 const inHaystack = (h: Haystack, s: string): boolean => h.raw.includes(s) || h.decoded.includes(s);
 
-export async function evaluateHalf(half: Half, rules: RuleSet, dir = realDir()): Promise<HalfReport> {
+export interface EvaluateHalfOptions {
+  /**
+   * Learn from the other recipient's copy first (labels' `pair`), as the relay learns from the
+   * copies it sees, then filter: what campaign learning adds. Messages without a pair are filtered
+   * alone either way.
+   */
+  readonly campaign?: boolean;
+}
+
+export async function evaluateHalf(half: Half, rules: RuleSet, dir = realDir(), opts: EvaluateHalfOptions = {}): Promise<HalfReport> {
   const started = performance.now();
   const m = emptyHalf();
   const misses: RealMiss[] = [];
@@ -445,13 +455,22 @@ export async function evaluateHalf(half: Half, rules: RuleSet, dir = realDir()):
     const recipients = msg.labels.recipients ?? toAddresses(raw);
     let findings: Finding[] = [];
     let out: Haystack | null = null;
+    const pair = opts.campaign && msg.labels.pair ? msgs.find((x) => x.labels.message === msg.labels.pair && x.path && !x.badHash) : undefined;
+    const store = pair ? new SqliteCampaignStore(null) : null;
     try {
-      const result = await rewriteMessage(raw, { consent: NO_CONSENT, rules, recipients });
+      const base: RewriteOptions = { consent: NO_CONSENT, rules, recipients, ...(store ? { campaign: { store, sender: '' } } : {}) };
+      if (store && pair?.path) {
+        const pairRaw = readFileSync(pair.path);
+        await rewriteMessage(pairRaw, { ...base, recipients: pair.labels.recipients ?? toAddresses(pairRaw) });
+      }
+      const result = await rewriteMessage(raw, base);
       findings = result.findings;
       out = await haystackOf(result.output);
     } catch (err) {
       m.errors++;
       misses.push({ half, message: msg.name, kind: 'error', url: '', detail: err instanceof Error ? err.message : String(err) });
+    } finally {
+      await store?.close();
     }
     const miss = (kind: MissKind, url: string, detail: string): void => {
       misses.push({ half, message: msg.name, kind, url, detail });

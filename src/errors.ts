@@ -47,6 +47,8 @@ export const ERRORS = {
   CONSENT_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
   AUDIT_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
   CAMPAIGN_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
+  // limits.memoryBudget spent: the client retries later (RFC 3463 4.3.1 insufficient system storage)
+  MEMORY_BUDGET: { smtp: 452, enhanced: '4.3.1', temporary: true, exit: 75 },
   SPOOL_WRITE_FAILED: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 74 },
   // delivery
   UPSTREAM_TEMPORARY: { smtp: 451, enhanced: '4.4.1', temporary: true, exit: 75 },

@@ -3,6 +3,8 @@
  * is built here, once, and torn down in reverse order on close.
  */
 import { once } from 'node:events';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { splitHostPort } from './config/load.js';
@@ -22,8 +24,9 @@ import type { Engine } from './pipeline/relay.js';
 import { rewriteMessage } from './rewrite/engine.js';
 import { loadRules } from './rewrite/rules/index.js';
 import { isLoopback } from './smtp/connect.js';
+import { MESSAGE_COPIES, MemoryBudget } from './smtp/budget.js';
 import { createListener, type Listener } from './smtp/server.js';
-import { checkDataDir } from './store/dataDir.js';
+import { PRIVATE_DIR_MODE, checkDataDir } from './store/dataDir.js';
 
 export interface RelayHandle {
   /** Where each listener actually listens (port 0 in the config resolves here). */
@@ -55,8 +58,16 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       );
     }
   }
+  if (config.limits.maxMessageSize * MESSAGE_COPIES > config.limits.memoryBudget) {
+    throw new RelayError(
+      'CONFIG_INVALID',
+      `limits.memoryBudget (${config.limits.memoryBudget} bytes) is less than ${MESSAGE_COPIES} × limits.maxMessageSize (${config.limits.maxMessageSize} bytes); a message of the largest accepted size could never be processed`,
+    );
+  }
   // before any store: a data directory others can read is refused (exit 78), a missing one made 0700
   checkDataDir(config.dataDir, { create: true });
+  const spillDir = await openSpillDir(config.dataDir);
+  const budget = new MemoryBudget(config.limits.memoryBudget);
   const rules = loadRules(config.rules.file);
   const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
   let audit: ReturnType<typeof openAuditRecorder>;
@@ -134,6 +145,9 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
           dataRateGraceMs: config.smtp.dataRateGrace,
         },
         idleTimeoutMs: config.smtp.idleTimeout,
+        budget,
+        memoryWaitMs: config.limits.memoryWait,
+        spillDir,
         consent,
         relay: relayDeps,
         logger: log,
@@ -187,4 +201,20 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       return closing;
     },
   };
+}
+
+/**
+ * `<dataDir>/incoming`: messages being received that are too large to hold in memory. Private
+ * (0700), and emptied at start: what is left there is from a transaction that never got a 250.
+ */
+async function openSpillDir(dataDir: string): Promise<string> {
+  const dir = join(dataDir, 'incoming');
+  try {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: PRIVATE_DIR_MODE });
+    await chmod(dir, PRIVATE_DIR_MODE);
+  } catch (err) {
+    throw new RelayError('CONFIG_INVALID', `cannot prepare ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  return dir;
 }

@@ -29,6 +29,9 @@ export interface FairnessLimits {
   readonly dataRateGraceMs: number;
 }
 
+/** How often a DATA transfer's rate is looked at. */
+const CHECK_MS = 250;
+
 interface ConnState {
   readonly ip: string;
   commands: number;
@@ -92,25 +95,33 @@ export class ConnectionGuard {
     const state = this.conns.get(session.id);
     if (!state) return;
     this.clearTimers(state);
-    const start = Date.now();
-    const hardEnd = start + this.limits.dataTimeoutMs;
+    const started = Date.now();
+    const hardEnd = started + this.limits.dataTimeoutMs;
+    // the rate clock runs only while we wait for the client: time in which the relay itself was
+    // behind (bytes read but not consumed yet, the socket paused by backpressure, the event loop
+    // busy with another message) is not the client's fault and is not counted
+    let clientStart = started;
+    let lastCheck = started;
+    const socket = this.find(session.id)?._socket;
     const check = (): void => {
       state.dataTimer = null;
       if (stream.readableEnded || stream.destroyed) return;
+      const now = Date.now();
+      const behind = stream.readableLength > 0 || socket?.isPaused() === true || now - lastCheck > CHECK_MS * 4;
+      if (behind) clientStart += now - lastCheck;
+      lastCheck = now;
       const received = stream.byteLength ?? 0;
       // the client has earned grace + bytes/rate so far: a steady trickle falls behind at once
-      const earned = start + this.limits.dataRateGraceMs + (received / this.limits.minDataRate) * 1000;
-      const deadline = Math.min(hardEnd, earned);
-      const now = Date.now();
-      if (now >= deadline) {
+      const earned = clientStart + this.limits.dataRateGraceMs + (received / this.limits.minDataRate) * 1000;
+      if (now >= hardEnd || (!behind && now >= earned)) {
         const why = now >= hardEnd ? `message not received within ${Math.round(this.limits.dataTimeoutMs / 1000)} s` : `message arriving slower than ${this.limits.minDataRate} bytes/s`;
         this.cut(session.id, this.error('TIMEOUT', `${why}; closing connection`));
         return;
       }
-      state.dataTimer = setTimeout(check, Math.max(50, deadline - now));
+      state.dataTimer = setTimeout(check, Math.max(50, Math.min(CHECK_MS, hardEnd - now)));
       state.dataTimer.unref();
     };
-    state.dataTimer = setTimeout(check, this.limits.dataRateGraceMs);
+    state.dataTimer = setTimeout(check, CHECK_MS);
     state.dataTimer.unref();
   }
 

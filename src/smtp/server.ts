@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { ConsentStore } from '../consent/store.js';
-import { isRelayError } from '../errors.js';
+import { RelayError, isRelayError } from '../errors.js';
 import { bugReport } from '../log.js';
 import { internalFailure, relayMessage, type RelayDeps } from '../pipeline/relay.js';
 import type { TraceInfo } from '../pipeline/received.js';
 import { checkConnect } from './connect.js';
-import { readMessage, type BareLineEndings } from './data.js';
+import type { MemoryBudget } from './budget.js';
+import { ReceivedMessage, readMessage, type BareLineEndings } from './data.js';
 import { ConnectionGuard, type FairnessLimits } from './fairness.js';
 import { checkMailFrom } from './mail-from.js';
 import { checkRcptTo } from './rcpt-to.js';
@@ -26,6 +27,12 @@ export interface ListenerOptions {
   readonly maxClients: number;
   /** Per-IP limits, reserve, command budget, deadlines (smtp.*); maxClients is the one above. */
   readonly fairness: Omit<FairnessLimits, 'maxClients'>;
+  /** Message bytes in flight, shared by every listener (limits.memoryBudget). */
+  readonly budget: MemoryBudget;
+  /** How long a message waits for budget before it gets 452 4.3.1. */
+  readonly memoryWaitMs: number;
+  /** `<dataDir>/incoming`: large messages while they are received. */
+  readonly spillDir: string;
   /** smtp-server's idle timer: no byte from the client for this long. */
   readonly idleTimeoutMs: number;
   readonly consent: ConsentStore;
@@ -98,19 +105,28 @@ export function createListener(o: ListenerOptions): Listener {
       guard.dataStarted(session, stream);
       const queueId = randomBytes(9).toString('base64url');
       void (async () => {
-        const raw = await readMessage(stream, { maxBytes: o.maxMessageSize, bareLineEndings: o.bareLineEndings });
-        if (!Buffer.isBuffer(raw)) return cb(raw);
-        const state = sessions.get(session.id);
-        const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));
-        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        const received = await readMessage(stream, { maxBytes: o.maxMessageSize, bareLineEndings: o.bareLineEndings, budget: o.budget, spillDir: o.spillDir });
+        if (!(received instanceof ReceivedMessage)) return cb(received);
         try {
-          const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname) });
-          if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.enhanced} ${reply.message} (queued as ${queueId})`);
-          return cb(smtpError(reply.code, reply.enhanced, reply.message));
-        } catch (err) {
-          if (isRelayError(err)) return cb(fromRelayError(err));
-          o.logger.error({ queueId, ...bugReport(err) }, 'unexpected failure in transaction');
-          return cb(fromRelayError(internalFailure(queueId, err)));
+          if (!(await received.charge(o.memoryWaitMs))) {
+            o.logger.warn({ queueId, size: received.size, budget: o.budget.total, inUse: o.budget.inUse() }, 'message refused: memory budget exhausted');
+            return cb(fromRelayError(new RelayError('MEMORY_BUDGET', 'insufficient system storage: too many messages in progress; try again later')));
+          }
+          const raw = await received.bytes();
+          const state = sessions.get(session.id);
+          const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));
+          const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          try {
+            const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname) });
+            if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.enhanced} ${reply.message} (queued as ${queueId})`);
+            return cb(smtpError(reply.code, reply.enhanced, reply.message));
+          } catch (err) {
+            if (isRelayError(err)) return cb(fromRelayError(err));
+            o.logger.error({ queueId, ...bugReport(err) }, 'unexpected failure in transaction');
+            return cb(fromRelayError(internalFailure(queueId, err)));
+          }
+        } finally {
+          await received.dispose();
         }
       })()
         .catch((err: unknown) => {

@@ -1,0 +1,161 @@
+/**
+ * `npm run bench:memory`: memory under large messages. The relay runs as its own process (the real
+ * CLI) with a discarding upstream here; 12 clients send a 49 MB message each at the same time (an
+ * HTML part with trackers plus a big base64 attachment, to recipients without consent, so every one
+ * is filtered), and one small message is sent while they are in flight. Prints the relay's peak RSS
+ * (VmHWM), how many got 250 / 452 / something else, and how long the small message waited.
+ *
+ *   BENCH_LARGE=12 BENCH_SIZE_MB=49 BENCH_BUDGET=256MB npm run bench:memory
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { packageRoot } from '../src/paths.js';
+
+const LARGE = Number(process.env['BENCH_LARGE'] ?? 12);
+const SIZE = Number(process.env['BENCH_SIZE_MB'] ?? 49) * 1_000_000;
+const BUDGET = process.env['BENCH_BUDGET'];
+// the 12 senders share this one process, and each spends seconds of CPU dot-stuffing its 49 MB in
+// one go, during which its own connection is silent: a longer grace keeps smtp.minDataRate from
+// cutting off clients that this bench starves (the default is used when BENCH_RATE_GRACE=default)
+const RATE_GRACE = process.env['BENCH_RATE_GRACE'] === 'default' ? '' : `smtp:\n  dataRateGrace: ${process.env['BENCH_RATE_GRACE'] ?? '60s'}\n`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = createConnection(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('relay did not start');
+}
+
+/** VmHWM (peak resident set) and VmRSS of a process, in bytes (Linux). */
+function memOf(pid: number): { peak: number; now: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { peak: kb('VmHWM'), now: kb('VmRSS') };
+}
+
+/** A newsletter (HTML with a pixel and tracked links) with a base64 attachment filling it up to `size` bytes. */
+function largeMessage(size: number): Buffer {
+  const html = [
+    '<html><body><p>Quarterly report attached.</p>',
+    '<a href="https://example.us5.list-manage.com/track/click?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=3c5e7a9b1d&e=f1e2d3c4b5">Read online</a>',
+    '<img src="https://example.us5.list-manage.com/track/open.php?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=3c5e7a9b1d&e=f1e2d3c4b5" width="1" height="1">',
+    '</body></html>',
+  ].join('\r\n');
+  const head = [
+    'From: Reports <reports@example.com>',
+    'To: someone@example.org',
+    'Subject: Quarterly report',
+    'Message-ID: <large@example.com>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="mixed"',
+    '',
+    '--mixed',
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    html,
+    '--mixed',
+    'Content-Type: application/octet-stream; name="report.bin"',
+    'Content-Disposition: attachment; filename="report.bin"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    '',
+  ].join('\r\n');
+  const tail = '\r\n--mixed--\r\n';
+  const b64Bytes = size - head.length - tail.length;
+  const lines = Math.floor(b64Bytes / 78);
+  const b64 = randomBytes(Math.ceil((lines * 76 * 3) / 4)).toString('base64').slice(0, lines * 76);
+  const body = b64.replace(/.{76}/g, '$&\r\n');
+  return Buffer.concat([Buffer.from(head), Buffer.from(body, 'latin1'), Buffer.from(tail)]);
+}
+
+let delivered = 0;
+const sink = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  size: 0,
+  onData(stream, _s, cb) {
+    stream.resume();
+    stream.on('end', () => {
+      delivered++;
+      cb();
+    });
+  },
+});
+sink.listen(0, '127.0.0.1');
+await once(sink.server, 'listening');
+const sinkPort = (sink.server.address() as { port: number }).port;
+
+const dataDir = mkdtempSync(join(tmpdir(), 'consent-relay-bench-mem-'));
+const port = await freePort();
+writeFileSync(
+  join(dataDir, 'relay.yaml'),
+  `listen:\n  - address: 127.0.0.1:${port}\nupstream:\n  address: 127.0.0.1:${sinkPort}\n  maxConnections: ${LARGE}\n  socketTimeout: 5m\ndataDir: ${dataDir}\n${RATE_GRACE}log:\n  level: warn\n${BUDGET ? `limits:\n  memoryBudget: ${BUDGET}\n` : ''}`,
+);
+const relay = spawn(process.execPath, [...(process.env['RELAY_IMPORT'] ? ['--import', process.env['RELAY_IMPORT']] : []), join(packageRoot(), 'bin', 'consent-relay.js'), 'serve', '--config', join(dataDir, 'relay.yaml')], { stdio: ['ignore', 'inherit', 'inherit'] });
+await waitForPort(port);
+await new Promise((r) => setTimeout(r, 500));
+const idle = memOf(relay.pid!).now;
+
+const raw = largeMessage(SIZE);
+const small = readFileSync(join(packageRoot(), 'fixtures', 'golden', '01-mailchimp-newsletter-qp.eml'));
+const codes = new Map<string, number>();
+const sendOne = async (msg: Buffer, to: string): Promise<string> => {
+  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, socketTimeout: 300_000 });
+  try {
+    const info = await t.sendMail({ envelope: { from: 'bench@example.com', to: [to] }, raw: msg });
+    return info.response.slice(0, 3);
+  } catch (err) {
+    const e = err as { responseCode?: number; code?: string; message?: string };
+    if (process.env['BENCH_DEBUG']) console.error(e.code, e.message);
+    return e.responseCode ? String(e.responseCode) : (e.code ?? 'error');
+  } finally {
+    t.close();
+  }
+};
+
+const start = Date.now();
+const large = Array.from({ length: LARGE }, (_, i) =>
+  sendOne(raw, `r${i}@example.org`).then((code) => {
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+  }),
+);
+// a small message once the large ones are streaming in
+await new Promise((r) => setTimeout(r, 1500));
+const smallStart = Date.now();
+const smallCode = await sendOne(small, 'small@example.org');
+const smallMs = Date.now() - smallStart;
+await Promise.all(large);
+const seconds = (Date.now() - start) / 1000;
+const mem = memOf(relay.pid!);
+const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
+console.log(`memory: ${LARGE} concurrent messages of ${(raw.length / 1e6).toFixed(1)} MB (HTML with trackers + base64 attachment, no consent), one relay process${BUDGET ? `, limits.memoryBudget ${BUDGET}` : ''}`);
+console.log(`  replies: ${[...codes].map(([c, n]) => `${n}×${c}`).join(', ')}; ${delivered - (smallCode === '250' ? 1 : 0)} large delivered upstream; ${seconds.toFixed(1)} s`);
+console.log(`  small message sent meanwhile: ${smallCode} after ${smallMs} ms`);
+console.log(`  relay RSS: idle ${mb(idle)}, peak ${mb(mem.peak)}`);
+relay.kill('SIGTERM');
+await once(relay, 'exit');
+await new Promise<void>((r) => sink.close(() => r()));
+rmSync(dataDir, { recursive: true, force: true });

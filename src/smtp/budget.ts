@@ -1,0 +1,70 @@
+/**
+ * The global budget for message bytes in flight (`limits.memoryBudget`), shared by every listener.
+ * A message is charged before the pipeline holds it in memory and released when its reply is sent;
+ * when the budget is spent, a message waits briefly for others to finish and then gets 452 4.3.1,
+ * rather than the process growing until the machine decides.
+ */
+
+/**
+ * What one message costs in memory, in multiples of its size: the received bytes, the engine's
+ * split of them and its output, and the copy being written to the upstream. Measured with
+ * `npm run bench:memory` (README, Performance); every message is charged this, so the budget bounds
+ * the working set rather than only the received bytes.
+ */
+export const MESSAGE_COPIES = 4;
+
+interface Waiter {
+  readonly bytes: number;
+  readonly resolve: (ok: boolean) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+export class MemoryBudget {
+  private used = 0;
+  private readonly waiters: Waiter[] = [];
+
+  constructor(readonly total: number) {}
+
+  inUse(): number {
+    return this.used;
+  }
+
+  /** Take `bytes` now if they are free and nobody is queued before us. */
+  tryReserve(bytes: number): boolean {
+    if (this.waiters.length > 0 || this.used + bytes > this.total) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Take `bytes`, waiting up to `waitMs` in arrival order; false when they did not become free. */
+  reserve(bytes: number, waitMs: number): Promise<boolean> {
+    if (bytes > this.total) return Promise.resolve(false);
+    if (this.tryReserve(bytes)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w: Waiter = { bytes, resolve, timer: null };
+      w.timer = setTimeout(() => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(false);
+        // the head may have been a big one that timed out: smaller ones behind it may fit now
+        this.wake();
+      }, waitMs);
+      w.timer.unref();
+      this.waiters.push(w);
+    });
+  }
+
+  release(bytes: number): void {
+    this.used = Math.max(0, this.used - bytes);
+    this.wake();
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.used + this.waiters[0]!.bytes <= this.total) {
+      const w = this.waiters.shift()!;
+      if (w.timer) clearTimeout(w.timer);
+      this.used += w.bytes;
+      w.resolve(true);
+    }
+  }
+}

@@ -16,7 +16,7 @@ import { ReceivedMessage, readMessage, type BareLineEndings } from './data.js';
 import { ConnectionGuard, type FairnessLimits } from './fairness.js';
 import { checkMailFrom } from './mail-from.js';
 import { checkRcptTo } from './rcpt-to.js';
-import { fromRelayError, smtpError } from './reply.js';
+import { fromRelayError, smtpError, toSmtpError } from './reply.js';
 import { Sessions } from './session.js';
 
 export interface ListenerOptions {
@@ -48,6 +48,8 @@ export interface Listener {
   drain(): void;
 }
 
+const shuttingDown = (): Error => fromRelayError(new RelayError('SHUTTING_DOWN', 'shutting down, try again later'));
+
 export function createListener(o: ListenerOptions): Listener {
   const sessions = new Sessions();
   let inFlight = 0;
@@ -74,7 +76,7 @@ export function createListener(o: ListenerOptions): Listener {
     hideENHANCEDSTATUSCODES: false,
     logger: false,
     onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void) {
-      if (draining) return cb(smtpError(421, '4.3.2', `${o.hostname} shutting down, try again later`));
+      if (draining) return cb(shuttingDown());
       const denied = checkConnect(session);
       if (denied) {
         o.logger.warn({ remote: session.remoteAddress }, 'connection refused: not a local client');
@@ -85,7 +87,7 @@ export function createListener(o: ListenerOptions): Listener {
       cb(full);
     },
     onMailFrom(from, session, cb) {
-      if (draining) return cb(smtpError(421, '4.3.2', `${o.hostname} shutting down, try again later`));
+      if (draining) return cb(shuttingDown());
       sessions.reset(session.id);
       cb(checkMailFrom(from));
     },
@@ -97,7 +99,8 @@ export function createListener(o: ListenerOptions): Listener {
           state.consent.set(rcpt.address, r.consent);
           cb();
         },
-        (err: unknown) => cb(smtpError(451, '4.3.0', `recipient check failed: ${err instanceof Error ? err.message : String(err)}`)),
+        // a store's own error text can quote the address or its internals: the client gets our words
+        (err: unknown) => cb(toSmtpError(err, 'recipient check failed; try again later')),
       );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) {

@@ -52,6 +52,11 @@ export interface FindingEvent extends EventBase {
    * e.g. 96 product links through one redirector). Absent means 1.
    */
   readonly count?: number;
+  /**
+   * Why (for heuristic decisions, the evidence: "14 links share the template news.brand.example/go/*"),
+   * redacted like the URL: templates and parameter names, never a token's value or an address.
+   */
+  readonly note?: string;
   /** 'monitor': the action is what enforce mode would have done; nothing was removed. */
   readonly mode?: 'enforce' | 'monitor';
 }
@@ -188,6 +193,7 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     action: z.enum(ACTIONS),
     redactedUrl: z.string(),
     count: z.number().int().positive().optional(),
+    note: z.string().optional(),
     mode: z.enum(['enforce', 'monitor']).optional(),
   }),
   z.object({

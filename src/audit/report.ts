@@ -55,6 +55,7 @@ export const CSV_COLUMNS = [
   'dsn',
   'dsn_recipient_hash',
   'dsn_spool_id',
+  'note',
 ] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
 
@@ -84,6 +85,7 @@ function csvRecord(r: AuditRow): Record<CsvColumn, string> {
       out.action = r.action;
       out.redacted_url = r.redactedUrl;
       out.count = String(r.count ?? 1);
+      out.note = r.note ?? '';
       break;
     case 'campaign-template':
       out.campaign = r.campaign;
@@ -141,7 +143,7 @@ function detail(r: AuditRow): string {
     case 'relayed':
       return `from ${r.sender || '<>'} ${r.mode} rules ${r.rulesVersion}, ${r.findingCount} finding(s), upstream: ${r.upstream}`;
     case 'finding':
-      return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}${r.count && r.count > 1 ? ` (x${r.count})` : ''}`;
+      return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}${r.count && r.count > 1 ? ` (x${r.count})` : ''}${r.note ? ` — ${r.note}` : ''}`;
     case 'campaign-template':
       return `campaign ${r.campaign}: ${r.host}${r.pathShape} varies at ${r.positions.join(', ')} (${r.copies} copies)`;
     case 'rejected':

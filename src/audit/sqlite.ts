@@ -234,7 +234,7 @@ function sanitise(event: AuditEvent): AuditEvent {
     case 'relayed':
       return { ...e, at, recipientHashes, upstream: redactText(e.upstream) };
     case 'finding':
-      return { ...e, at, recipientHashes, redactedUrl: redactUrl(e.redactedUrl) };
+      return { ...e, at, recipientHashes, redactedUrl: redactUrl(e.redactedUrl), ...(e.note ? { note: redactText(e.note) } : {}) };
     case 'campaign-template':
       // a shape, but text from outside all the same: nothing address-shaped gets in
       return { ...e, at, recipientHashes, host: redactText(e.host), pathShape: redactText(e.pathShape) };

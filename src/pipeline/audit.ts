@@ -103,7 +103,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           const key = [f.kind, f.technique, f.vendor, f.ruleId, f.action, redactedUrl].join('\u0000');
           const row = rows.get(key);
           if (row) row.count++;
-          else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1, mode });
+          else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1, ...(f.note ? { note: redactText(f.note) } : {}), mode });
         }
         for (const row of rows.values()) events.push(row);
       }

@@ -232,7 +232,7 @@ function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints): { findings
       action,
       ...(action === 'unwrap-link' && v.destination ? { replacement: v.destination } : {}),
       ...(action === 'strip-params' && v.cleaned ? { replacement: v.cleaned, params: v.params ?? [] } : {}),
-      ...(v.note && action !== 'unwrap-link' ? { note: v.note } : {}),
+      ...(v.note && (action !== 'unwrap-link' || v.ruleId.startsWith('heuristic.')) ? { note: v.note } : {}),
       ...(v.auditUrl ? { auditUrl: v.auditUrl } : {}),
     });
   }

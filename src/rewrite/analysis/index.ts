@@ -6,11 +6,19 @@
 import type { Candidate } from '../detectors/types.js';
 import { campaignAnalyser, type CampaignContext } from './campaign.js';
 import { listUnsubscribeAnalyser } from './list-unsubscribe.js';
+import { destinationAnalyser } from './destinations.js';
 import { neededLinksAnalyser } from './needed-links.js';
+import { redirectorAnalyser } from './redirectors.js';
+import { sameAddressAnalyser } from './same-address.js';
+import { sharedTokenAnalyser } from './shared-tokens.js';
 import type { Analyser, Hint, Hints, MessageView } from './types.js';
 
-/** The analysers that need nothing but the message. */
-export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser];
+/**
+ * The analysers that need nothing but the message. Protection first (a protection from any of
+ * them wins); then redirector templates before single-link signals, a template's evidence being
+ * the stronger.
+ */
+export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser, sameAddressAnalyser, redirectorAnalyser, destinationAnalyser, sharedTokenAnalyser];
 
 /**
  * The analysers for one rewrite call: the stateless ones, then those built from the call's

@@ -180,7 +180,7 @@ describe('shared tokens (heuristic.shared-token)', () => {
       ['param.utm_*', 'strip-params', 'https://www.brand.example/about'],
     ]);
     for (const f of r.findings) {
-      expect(f.note).not.toContain('U8f3kQ9zXw2Lp4Rt');
+      expect(f.note ?? '').not.toContain('U8f3kQ9zXw2Lp4Rt');
       expect(redactUrl(f.url)).not.toContain('U8f3kQ9zXw2Lp4Rt');
     }
   });

@@ -31,7 +31,7 @@ function classifyOpen(c: Candidate, ctx: ClassifyContext, hint: Hint | undefined
     return null;
   }
   const vendor = ctx.rules.matchUrl(url, 'open') ?? ctx.rules.matchUrl(url, 'click');
-  if (vendor && !(hostOnly(vendor.rule) && contentImage(c, url, ctx))) return { ruleId: vendor.ruleId, vendor: vendor.vendor, technique: c.technique };
+  if (vendor && !(vendor.rule.servesContent && hostOnly(vendor.rule) && contentImage(c, url, ctx))) return { ruleId: vendor.ruleId, vendor: vendor.vendor, technique: c.technique };
   if (hint?.verdict) return hint.verdict;
   if (c.alwaysTracking) return { ruleId: `technique.${c.technique}`, vendor: null, technique: c.technique };
   if (c.printOnly) return { ruleId: 'heuristic.print-beacon', vendor: null, technique: c.technique };
@@ -83,13 +83,14 @@ const IMAGE_LIKE: ReadonlySet<string> = new Set(['img', 'srcset', 'input-image',
 const IMAGE_FILE = /\/([^/]+)\.(png|jpe?g|gif|webp|svg|avif|bmp)$/i;
 const BEACON_NAME = /^(open|opened|pixel|px|track|tracking|trk|beacon|spacer|blank|clear|transparent|trans|dot|empty|shim|1x1|t|o|p|i|b|img|image)$/i;
 
-/** A rule that names a whole host: right for hosts that serve nothing but tracking, not for mixed ones. */
+/** A rule that names a whole host (no path, query or URL shape). */
 function hostOnly(rule: TrackerRule): boolean {
   return !rule.path && !rule.query && !rule.url;
 }
 
 /**
- * An ordinary picture (a logo, a product photo) on a host that also serves a vendor's pixel: a
+ * An ordinary picture (a logo, a product photo) on a host whose rule says it also serves content
+ * (`content: true` in the rules file), beside a vendor's pixel: a
  * visible image whose file has a name people give files, with nothing per-recipient in the URL
  * and no beacon shape. Such a URL is the same for every recipient, so it tracks no one; a host
  * rule alone does not remove it.

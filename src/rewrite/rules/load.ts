@@ -91,6 +91,7 @@ const TrackerEntry = z.strictObject({
   query: Pattern.optional(),
   url: Pattern.optional(),
   unwrap: Unwrap.optional(),
+  content: z.boolean({ error: 'content must be true or false' }).optional(),
 });
 
 const ParamEntry = z.strictObject({
@@ -239,6 +240,7 @@ function compileTracker(
     ...(query ? { query } : {}),
     ...(url ? { url } : {}),
     ...(unwrap ? { unwrap } : {}),
+    ...(entry.content ? { servesContent: true } : {}),
   };
   return Object.freeze(rule);
 }

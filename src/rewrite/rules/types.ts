@@ -31,6 +31,12 @@ export interface TrackerRule {
   readonly url?: RegExp;
   /** For click rules whose destination is in the URL. Absent: opaque, the link is neutralised. */
   readonly unwrap?: UnwrapSpec;
+  /**
+   * The host also serves the sender's own content (an ESP's image hosting beside its pixels):
+   * an ordinary visible image there is not removed by a host-only match. Absent: the host serves
+   * nothing but tracking, and everything loaded from it goes.
+   */
+  readonly servesContent?: boolean;
 }
 
 /** A query parameter that identifies a recipient (or campaign) and is stripped from links. */

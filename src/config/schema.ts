@@ -66,7 +66,7 @@ export const configSchema = z.strictObject({
   campaign: z
     .strictObject({
       /** Learn per-recipient URL positions from the copies of one campaign (campaigns.db in dataDir). */
-      enabled: z.boolean().default(true),
+      enabled: z.boolean().default(false),
       /** A campaign is forgotten this long after its last copy. */
       window: duration.default(24 * 3_600_000),
       /** Campaigns remembered at once; the least recently seen is forgotten first. */
@@ -74,7 +74,7 @@ export const configSchema = z.strictObject({
       /** URLs remembered per campaign; further links of a bigger message are not learned. */
       maxUrlsPerCampaign: z.number().int().min(1).max(100_000).default(500),
     })
-    .default({ enabled: true, window: 24 * 3_600_000, maxCampaigns: 10_000, maxUrlsPerCampaign: 500 }),
+    .default({ enabled: false, window: 24 * 3_600_000, maxCampaigns: 10_000, maxUrlsPerCampaign: 500 }),
   rules: z
     .strictObject({
       /** Path to a tracker rules file; default: the one shipped with the package. */

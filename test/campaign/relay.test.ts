@@ -39,7 +39,7 @@ afterEach(async () => {
 
 describe('the relay learns from the copies it sees', () => {
   it('the second and third copies reach the upstream without the per-recipient values; the audit log lists the templates', async () => {
-    const relay = await startTestRelay(relayConfig(tmp.path, up.port));
+    const relay = await startTestRelay(relayConfig(tmp.path, up.port, { campaign: { enabled: true } }));
     try {
       for (const [i, c] of COPIES.entries()) {
         // a VERP envelope sender, different for every copy, as bulk tools use
@@ -84,8 +84,8 @@ describe('the relay learns from the copies it sees', () => {
     expect(listed.out).toMatch(/campaign-template .*campaign [0-9a-f]{12}: go\.shop\.example\/r\/\{v\}\/\* varies at path 2 \(2 copies\)/);
   });
 
-  it('campaign.enabled: false learns nothing and creates no campaign store', async () => {
-    const relay = await startTestRelay(relayConfig(tmp.path, up.port, { campaign: { enabled: false } }));
+  it('campaign learning off (the default) learns nothing and creates no campaign store', async () => {
+    const relay = await startTestRelay(relayConfig(tmp.path, up.port));
     try {
       for (const [i, c] of COPIES.entries()) {
         expect((await send(relay.port, 'news@shop.example', [c.to], readFileSync(join(DIR, c.file)))).code).toBe(250);
@@ -108,7 +108,7 @@ describe('fail closed', () => {
       size: async () => 0,
       close: async () => undefined,
     };
-    const relay = await startTestRelay(relayConfig(tmp.path, up.port), { campaignStore: failing });
+    const relay = await startTestRelay(relayConfig(tmp.path, up.port, { campaign: { enabled: true } }), { campaignStore: failing });
     try {
       const r = await send(relay.port, 'news@shop.example', [COPIES[0]!.to], readFileSync(join(DIR, COPIES[0]!.file)));
       expect(r.code).toBe(451);

@@ -16,7 +16,7 @@ import { httpUrl, stripParams } from '../links.js';
 import { loadNeededLinks } from '../protect/needed-links.js';
 import { neededLink } from './needed-links.js';
 import type { Analyser, Hint, MessageView } from './types.js';
-import { carriedDestination, sameSite, shapeOf, sitesInText, urlOfText } from './url-shape.js';
+import { carriedDestination, sameSite, shapeOfCandidate, sitesInText, urlOfText } from './url-shape.js';
 
 const REDIRECT_PATH = /\/(go|goto|click|clicks|c|cl|l|ls|link|links|r|redir|redirect|rd|tr|track|tracking|trk|t|ss|out|outbound|url|lt\.php|c\.php|r\.php|click\.php|redirect\.php)(?=[/?]|$)/i;
 const MAIL_HOST = /^(news|newsletter|nl|link|links|lnk|click|clicks|clk|r|t|e|em|email|mail|mailing|go|trk|track|tracking|epost|url\d*|email\d*|mkt|edm|ml|ct|cl|tr)\./i;
@@ -30,7 +30,7 @@ export const destinationAnalyser: Analyser = {
     for (const { candidate: c, charset } of view.candidates) {
       if (c.kind !== 'click' || c.technique === 'a-ping') continue;
       const text = c.linkText ?? '';
-      const shape = shapeOf(c.url);
+      const shape = shapeOfCandidate(c);
       if (!shape || ctx.rules.matchUrl(shape.url, 'click') || neededLink(c, ctx.rules, table, charset)) continue;
       const opaque = shape.positions.some((p) => p.shape === 'opaque');
       const dest = carriedDestination(shape.url);

@@ -19,7 +19,7 @@ import { stripParams } from '../links.js';
 import { loadNeededLinks } from '../protect/needed-links.js';
 import { neededLink } from './needed-links.js';
 import type { Analyser, Hint, MessageView } from './types.js';
-import { carriedDestination, sameSite, shapeOf, sitesInText, type UrlShape } from './url-shape.js';
+import { carriedDestination, sameSite, shapeOf, shapeOfCandidate, sitesInText, type UrlShape } from './url-shape.js';
 import { listUnsubscribeUrls } from './list-unsubscribe.js';
 
 /** Path words click trackers use; a template whose words are all from here (or 1-2 chars) reads as a redirect endpoint. */
@@ -99,7 +99,7 @@ export const redirectorAnalyser: Analyser = {
     const table = loadNeededLinks();
     for (const { candidate: c, charset } of view.candidates) {
       if (c.kind !== 'click' || c.technique === 'a-ping') continue;
-      const shape = shapeOf(c.url);
+      const shape = shapeOfCandidate(c);
       if (!shape) continue;
       const needed = neededLink(c, ctx.rules, table, charset) !== null;
       let g = groups.get(shape.template);

@@ -12,7 +12,7 @@ import { loadNeededLinks } from '../protect/needed-links.js';
 import { neededLink } from './needed-links.js';
 import { listUnsubscribeUrls } from './list-unsubscribe.js';
 import type { Analyser, Hint, MessageView } from './types.js';
-import { shapeOf, type UrlShape } from './url-shape.js';
+import { shapeOf, shapeOfCandidate, type UrlShape } from './url-shape.js';
 
 function keyOf(shape: UrlShape): string | null {
   if (!shape.positions.some((p) => p.shape === 'opaque' && (p.key === '?' || p.key.startsWith('/')))) return null;
@@ -34,7 +34,7 @@ export const sameAddressAnalyser: Analyser = {
     const table = loadNeededLinks();
     for (const { candidate: c, charset } of view.candidates) {
       if (c.kind !== 'click' || c.technique === 'a-ping') continue;
-      const shape = shapeOf(c.url);
+      const shape = shapeOfCandidate(c);
       const key = shape && keyOf(shape);
       if (!key) continue;
       links.push({ c, key });

@@ -12,7 +12,7 @@ import { campaignValueIdentifies, stripParams } from '../links.js';
 import { loadNeededLinks } from '../protect/needed-links.js';
 import { neededLink } from './needed-links.js';
 import type { Analyser, Hint, MessageView } from './types.js';
-import { shapeOf, type UrlShape } from './url-shape.js';
+import { shapeOf, shapeOfCandidate, type UrlShape } from './url-shape.js';
 
 /** Parameters that name the campaign, the same for every recipient; kept whatever their value looks like. */
 const CAMPAIGN_LEVEL = /^(utm_campaign|utm_source|utm_medium|utm_id|utm_source_platform|pk_campaign|pk_source|pk_medium|pk_kwd|mtm_campaign|mtm_source|mtm_medium|mtm_kwd|campaign|campaign_id|cid)$/i;
@@ -49,7 +49,7 @@ export const sharedTokenAnalyser: Analyser = {
     const table = loadNeededLinks();
     for (const { candidate: c, charset } of view.candidates) {
       if (c.kind !== 'click' || c.technique === 'a-ping') continue;
-      const shape = shapeOf(c.url);
+      const shape = shapeOfCandidate(c);
       if (!shape) continue;
       const protectedLink = neededLink(c, view.ctx.rules, table, charset) !== null;
       links.push({ c, shape, protectedLink });

@@ -113,6 +113,16 @@ export interface UrlShape {
 
 const MAX_SEGMENTS = 32;
 
+// every analyser reads the same links: parse each candidate's URL once per message
+const SHAPES = new WeakMap<object, UrlShape | null>();
+
+/** shapeOf for a candidate, computed once however many analysers ask. */
+export function shapeOfCandidate(c: { readonly url: string }): UrlShape | null {
+  let s = SHAPES.get(c);
+  if (s === undefined) SHAPES.set(c, (s = shapeOf(c.url)));
+  return s;
+}
+
 export function shapeOf(raw: string): UrlShape | null {
   const url = httpUrl(raw);
   if (!url) return null;

@@ -114,7 +114,7 @@ writeFileSync(
   join(dataDir, 'relay.yaml'),
   `listen:\n  - address: 127.0.0.1:${port}\nupstream:\n  address: 127.0.0.1:${sinkPort}\n  maxConnections: ${LARGE}\n  socketTimeout: 5m\ndataDir: ${dataDir}\n${RATE_GRACE}log:\n  level: warn\n${BUDGET ? `limits:\n  memoryBudget: ${BUDGET}\n` : ''}`,
 );
-const relay = spawn(process.execPath, [...(process.env['RELAY_IMPORT'] ? ['--import', process.env['RELAY_IMPORT']] : []), join(packageRoot(), 'bin', 'consent-relay.js'), 'serve', '--config', join(dataDir, 'relay.yaml')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const relay = spawn(process.execPath, [join(packageRoot(), 'bin', 'consent-relay.js'), 'serve', '--config', join(dataDir, 'relay.yaml')], { stdio: ['ignore', 'inherit', 'inherit'] });
 await waitForPort(port);
 await new Promise((r) => setTimeout(r, 500));
 const idle = memOf(relay.pid!).now;

@@ -36,23 +36,30 @@ describe('real-mail labels', () => {
   });
 });
 
-describe.skipIf(present.length === 0)('real-mail ratchet (message bytes present)', () => {
-  let reports: HalfReport[] = [];
-  beforeAll(async () => {
-    const rules = loadRules();
-    reports = [];
-    for (const h of HALVES) reports.push(await evaluateHalf(h, rules));
-  }, 120_000);
+// The message bytes are third-party data kept out of the repository (fixtures/real/README.md). Where
+// they are absent the ratchet cannot run: it is then not registered at all (rather than reported as
+// skipped) and the run says so loudly, so a green run without it is never mistaken for one with it.
+if (present.length === 0) {
+  console.warn(`real-mail ratchet NOT RUN: none of the ${labelled.length} labelled messages' bytes are on this machine (see fixtures/real/README.md, "Where the message bytes are")`);
+} else {
+  describe('real-mail ratchet (message bytes present)', () => {
+    let reports: HalfReport[] = [];
+    beforeAll(async () => {
+      const rules = loadRules();
+      reports = [];
+      for (const h of HALVES) reports.push(await evaluateHalf(h, rules));
+    }, 120_000);
 
-  it('every labelled URL pattern matches something in its message', () => {
-    expect(reports.flatMap((r) => r.warnings)).toEqual([]);
-  });
+    it('every labelled URL pattern matches something in its message', () => {
+      expect(reports.flatMap((r) => r.warnings)).toEqual([]);
+    });
 
-  it('no miss that is not in fixtures/real/known-misses.yaml', () => {
-    const misses = reports.flatMap((r) => r.misses);
-    const scored = new Set(reports.flatMap((r) => r.scored));
-    const { fresh, gone } = compareToKnown(misses, readKnownMisses(), scored);
-    if (gone.length) console.log(`${gone.length} known miss(es) no longer happen: shrink the list with \`npm run eval -- --update-known-misses\``);
-    expect(fresh.map((m) => `${m.half} ${m.message} [${m.kind}] ${m.half === 'heldout' ? '(held-out URL hidden)' : m.url}: ${m.detail}`)).toEqual([]);
+    it('no miss that is not in fixtures/real/known-misses.yaml', () => {
+      const misses = reports.flatMap((r) => r.misses);
+      const scored = new Set(reports.flatMap((r) => r.scored));
+      const { fresh, gone } = compareToKnown(misses, readKnownMisses(), scored);
+      if (gone.length) console.log(`${gone.length} known miss(es) no longer happen: shrink the list with \`npm run eval -- --update-known-misses\``);
+      expect(fresh.map((m) => `${m.half} ${m.message} [${m.kind}] ${m.half === 'heldout' ? '(held-out URL hidden)' : m.url}: ${m.detail}`)).toEqual([]);
+    });
   });
-});
+}

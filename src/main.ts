@@ -143,6 +143,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
           dataTimeoutMs: config.smtp.dataTimeout,
           minDataRate: config.smtp.minDataRate,
           dataRateGraceMs: config.smtp.dataRateGrace,
+          evictIdleAfterMs: config.smtp.evictIdleAfter,
         },
         idleTimeoutMs: config.smtp.idleTimeout,
         budget,

@@ -100,6 +100,11 @@ export const configSchema = z.strictObject({
       /** DATA must average this many bytes per second after dataRateGrace. */
       minDataRate: size.default(1024),
       dataRateGrace: duration.default(10_000),
+      /**
+       * When a limit would refuse a new connection, a connection with no transaction open that has
+       * completed nothing for this long is closed (421) to make room; 0 turns eviction off.
+       */
+      evictIdleAfter: duration.default(10_000),
     })
     .default({
       bareLineEndings: 'normalise',
@@ -111,6 +116,7 @@ export const configSchema = z.strictObject({
       dataTimeout: 600_000,
       minDataRate: 1024,
       dataRateGrace: 10_000,
+      evictIdleAfter: 10_000,
     }),
   limits: z
     .strictObject({

@@ -3,6 +3,9 @@
  *
  * - per-IP connection limit, and the last `reservedConnections` slots only for addresses that hold
  *   no connection yet: one address can never take them all;
+ * - eviction: where a limit would refuse a newcomer, an idle connection (no transaction open,
+ *   nothing completed for evictIdleAfter) is closed instead, since every local client shares
+ *   127.0.0.1 and limits by address alone cannot keep one local process from locking out the rest;
  * - a command budget per connection;
  * - absolute deadlines, not only smtp-server's idle timer (which every byte resets): the command
  *   phase must reach the end of a message within `commandTimeout` (re-armed after each one), and
@@ -27,6 +30,8 @@ export interface FairnessLimits {
   /** Bytes per second a DATA transfer must average after the grace period. */
   readonly minDataRate: number;
   readonly dataRateGraceMs: number;
+  /** An idle connection this old (since connect or its last message) may be evicted; 0: never. */
+  readonly evictIdleAfterMs: number;
 }
 
 /** How often a DATA transfer's rate is looked at. */
@@ -34,6 +39,8 @@ const CHECK_MS = 250;
 
 interface ConnState {
   readonly ip: string;
+  /** When it connected or last completed a message: the age eviction looks at. */
+  since: number;
   commands: number;
   commandTimer: NodeJS.Timeout | null;
   dataTimer: NodeJS.Timeout | null;
@@ -64,27 +71,73 @@ export class ConnectionGuard {
   /** In onConnect: a refusal, or null when the connection is admitted (and counted). */
   admit(session: SMTPServerSession): SmtpError | null {
     const ip = ipKey(session.remoteAddress);
-    const mine = this.perIp.get(ip) ?? 0;
-    const total = this.conns.size;
-    const l = this.limits;
-    if (mine >= l.maxConnectionsPerIp) return this.error('CONNECTION_LIMIT', `too many connections from your address (limit ${l.maxConnectionsPerIp}); try again later`);
-    if (total >= l.maxClients) return this.error('SERVER_BUSY', `${this.hostname} has too many connections; try again later`);
-    if (mine > 0 && total >= l.maxClients - l.reservedConnections) {
-      return this.error('CONNECTION_LIMIT', `the remaining connections are kept for other clients; try again later`);
+    const refusal = this.refusal(ip);
+    if (refusal) {
+      // make room by closing an idle connection: of this address when its own limit is the reason,
+      // else anyone's (the address holding most first)
+      const victim = this.idleVictim(refusal === 'per-ip' ? ip : null);
+      if (!victim) return this.refusalError(refusal);
+      this.cut(victim, this.error('CONNECTION_LIMIT', 'idle connection closed to make room for another client; reconnect when you have mail'));
+      this.forget(victim);
+      const still = this.refusal(ip);
+      if (still) return this.refusalError(still);
     }
-    this.perIp.set(ip, mine + 1);
-    const state: ConnState = { ip, commands: 0, commandTimer: null, dataTimer: null };
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    const state: ConnState = { ip, since: Date.now(), commands: 0, commandTimer: null, dataTimer: null };
     this.conns.set(session.id, state);
     this.armCommandDeadline(session.id, state);
     return null;
   }
 
-  /** In onClose: forget the connection (refused ones were never counted). */
+  /** Which limit a new connection from `ip` would hit now, if any. */
+  private refusal(ip: string): 'per-ip' | 'full' | 'reserve' | null {
+    const mine = this.perIp.get(ip) ?? 0;
+    const total = this.conns.size;
+    const l = this.limits;
+    if (mine >= l.maxConnectionsPerIp) return 'per-ip';
+    if (total >= l.maxClients) return 'full';
+    if (mine > 0 && total >= l.maxClients - l.reservedConnections) return 'reserve';
+    return null;
+  }
+
+  private refusalError(r: 'per-ip' | 'full' | 'reserve'): SmtpError {
+    const l = this.limits;
+    if (r === 'per-ip') return this.error('CONNECTION_LIMIT', `too many connections from your address (limit ${l.maxConnectionsPerIp}); try again later`);
+    if (r === 'full') return this.error('SERVER_BUSY', `${this.hostname} has too many connections; try again later`);
+    return this.error('CONNECTION_LIMIT', `the remaining connections are kept for other clients; try again later`);
+  }
+
+  /**
+   * The connection to close for a newcomer: no transaction open (not between MAIL and the reply to
+   * DATA), nothing completed for at least evictIdleAfter; from `ip` only when given, else from the
+   * address holding most connections; the longest idle of those.
+   */
+  private idleVictim(ip: string | null): string | null {
+    if (this.limits.evictIdleAfterMs <= 0) return null;
+    const cutoff = Date.now() - this.limits.evictIdleAfterMs;
+    let best: { id: string; held: number; since: number } | null = null;
+    for (const conn of this.server?.connections ?? []) {
+      const id = conn.session.id;
+      const state = this.conns.get(id);
+      if (!state || state.since > cutoff || (ip !== null && state.ip !== ip)) continue;
+      // in DATA or being filtered (no command deadline armed), or a transaction open
+      if (state.commandTimer === null || conn.session.envelope?.mailFrom) continue;
+      const held = this.perIp.get(state.ip) ?? 0;
+      if (!best || held > best.held || (held === best.held && state.since < best.since)) best = { id, held, since: state.since };
+    }
+    return best?.id ?? null;
+  }
+
+  /** In onClose: forget the connection (refused ones were never counted, evicted ones already forgotten). */
   release(session: SMTPServerSession): void {
-    const state = this.conns.get(session.id);
+    this.forget(session.id);
+  }
+
+  private forget(id: string): void {
+    const state = this.conns.get(id);
     if (!state) return;
     this.clearTimers(state);
-    this.conns.delete(session.id);
+    this.conns.delete(id);
     const left = (this.perIp.get(state.ip) ?? 1) - 1;
     if (left > 0) this.perIp.set(state.ip, left);
     else this.perIp.delete(state.ip);
@@ -130,6 +183,7 @@ export class ConnectionGuard {
     const state = this.conns.get(session.id);
     if (!state) return;
     this.clearTimers(state);
+    state.since = Date.now();
     this.armCommandDeadline(session.id, state);
   }
 

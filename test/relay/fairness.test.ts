@@ -193,3 +193,69 @@ describe('deadlines and budgets', () => {
     expect(c.closed).toBe(true);
   }, 20_000);
 });
+
+describe('eviction of idle connections (every local client is 127.0.0.1)', () => {
+  /** n connections from 127.0.0.1 that NOOP every 100 ms; `inTransaction` opens MAIL FROM first. Records what each last heard. */
+  async function holders(port: number, n: number, inTransaction: boolean) {
+    const conns = await Promise.all(Array.from({ length: n }, () => RawSmtp.open(port, '127.0.0.1')));
+    const heard: string[] = conns.map(() => '');
+    let stop = false;
+    toClose.push(() => {
+      stop = true;
+      for (const c of conns) c.close();
+    });
+    for (const c of conns) expect((await c.reply()).code).toBe(220);
+    for (const c of conns) expect((await c.command('EHLO holder.example')).code).toBe(250);
+    if (inTransaction) for (const c of conns) expect((await c.command('MAIL FROM:<a@example.com>')).code).toBe(250);
+    conns.forEach((c, i) => {
+      void (async () => {
+        while (!stop && !c.closed) {
+          const r = await c.command('NOOP');
+          if (r.code !== 250) heard[i] = r.text;
+          await sleep(100);
+        }
+        // an unsolicited 421 that arrived between two NOOPs is still buffered
+        if (!stop && heard[i] === '') heard[i] = (await c.reply()).text;
+      })();
+    });
+    return { conns, heard };
+  }
+
+  const limits = { limits: { maxClients: 20 }, smtp: { maxConnectionsPerIp: 5, reservedConnections: 2, evictIdleAfter: '300ms' } };
+
+  it('a client on the same address as five NOOP-ing connections is served: the longest idle one is closed with 421 4.7.0', async () => {
+    const r = await relay(limits);
+    const { conns, heard } = await holders(r.port, 5, false);
+    await sleep(600);
+    const probe = await rawSend(r.port, 'a@example.com', ['alice@example.org'], MESSAGE, '127.0.0.1');
+    expect(probe.code, probe.text).toBe(250);
+    await up.waitFor(1, 5000);
+    await sleep(300);
+    const evicted = heard.filter((h) => h !== '');
+    expect(evicted).toHaveLength(1);
+    expect(evicted[0]).toMatch(/^421 4\.7\.0 idle connection closed to make room/);
+    expect(conns.filter((c) => c.closed)).toHaveLength(1);
+  }, 30_000);
+
+  it('connections in the middle of a transaction are never evicted: the newcomer is refused instead', async () => {
+    const r = await relay(limits);
+    const { conns, heard } = await holders(r.port, 5, true);
+    await sleep(600);
+    const probe = await RawSmtp.open(r.port, '127.0.0.1');
+    toClose.push(() => probe.close());
+    const greeting = await probe.reply();
+    expect(greeting.code).toBe(421);
+    expect(greeting.text).toMatch(/4\.7\.0 too many connections from your address/);
+    expect(heard.every((h) => h === '')).toBe(true);
+    expect(conns.some((c) => c.closed)).toBe(false);
+  }, 30_000);
+
+  it('young connections are not evicted (smtp.evictIdleAfter), so a newcomer cannot churn them', async () => {
+    const r = await relay({ ...limits, smtp: { ...limits.smtp, evictIdleAfter: '1m' } });
+    const { conns } = await holders(r.port, 5, false);
+    const probe = await RawSmtp.open(r.port, '127.0.0.1');
+    toClose.push(() => probe.close());
+    expect((await probe.reply()).code).toBe(421);
+    expect(conns.some((c) => c.closed)).toBe(false);
+  }, 30_000);
+});

@@ -11,12 +11,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { packageRoot } from '../src/paths.js';
+import { freePort, waitForPort } from './net.js';
 
 const LARGE = Number(process.env['BENCH_LARGE'] ?? 12);
 const SIZE = Number(process.env['BENCH_SIZE_MB'] ?? 49) * 1_000_000;
@@ -25,27 +25,6 @@ const BUDGET = process.env['BENCH_BUDGET'];
 // one go, during which its own connection is silent: a longer grace keeps smtp.minDataRate from
 // cutting off clients that this bench starves (the default is used when BENCH_RATE_GRACE=default)
 const RATE_GRACE = process.env['BENCH_RATE_GRACE'] === 'default' ? '' : `smtp:\n  dataRateGrace: ${process.env['BENCH_RATE_GRACE'] ?? '60s'}\n`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = createConnection(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('relay did not start');
-}
 
 /** VmHWM (peak resident set) and VmRSS of a process, in bytes (Linux). */
 function memOf(pid: number): { peak: number; now: number } {

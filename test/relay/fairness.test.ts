@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawSmtp, rawSend } from '../helpers/rawSmtp.js';
 import { relayConfig, startTestRelay } from '../helpers/relay.js';
-import { makeTempDir } from '../helpers/tmpdir.js';
-import { startUpstream, type RecordingUpstream } from '../helpers/upstream.js';
+import { useRelayScene } from '../helpers/scene.js';
+import type { RecordingUpstream } from '../helpers/upstream.js';
 
 const MESSAGE = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'golden', '01-mailchimp-newsletter-qp.eml'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -18,15 +18,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let up: RecordingUpstream;
 const toClose: Array<() => Promise<void> | void> = [];
 
-beforeEach(async () => {
-  tmp = await makeTempDir();
-  up = await startUpstream();
-});
-afterEach(async () => {
-  for (const c of toClose.splice(0).reverse()) await c();
-  await up.close();
-  await tmp.cleanup();
-});
+useRelayScene((s) => ({ tmp, up } = s), toClose);
 
 async function relay(extra: Record<string, unknown>) {
   const r = await startTestRelay(relayConfig(tmp.path, up.port, extra));

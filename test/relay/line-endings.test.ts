@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import YAML from 'yaml';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isCanonical } from '../../src/mime/canonical.js';
 import type { Engine } from '../../src/pipeline/relay.js';
 import { rewriteMessage, type RewriteResult } from '../../src/rewrite/engine.js';
@@ -18,8 +18,8 @@ import { decodedText } from '../helpers/mime.js';
 import { rawSend } from '../helpers/rawSmtp.js';
 import { withoutTrace } from '../helpers/received.js';
 import { grant, relayConfig, send, startTestRelay } from '../helpers/relay.js';
-import { makeTempDir } from '../helpers/tmpdir.js';
-import { startUpstream, type RecordingUpstream } from '../helpers/upstream.js';
+import { useRelayScene } from '../helpers/scene.js';
+import type { RecordingUpstream } from '../helpers/upstream.js';
 
 const GOLDEN = join(import.meta.dirname, '..', '..', 'fixtures', 'golden');
 const MAILCHIMP = readFileSync(join(GOLDEN, '01-mailchimp-newsletter-qp.eml'));
@@ -48,15 +48,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let up: RecordingUpstream;
 const toClose: Array<() => Promise<void>> = [];
 
-beforeEach(async () => {
-  tmp = await makeTempDir();
-  up = await startUpstream();
-});
-afterEach(async () => {
-  for (const c of toClose.splice(0).reverse()) await c();
-  await up.close();
-  await tmp.cleanup();
-});
+useRelayScene((s) => ({ tmp, up } = s), toClose);
 
 /** The relay with the real engine, recording what the engine returned for each copy. */
 async function relay(extra: Record<string, unknown> = {}) {

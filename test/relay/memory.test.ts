@@ -7,14 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isRelayError } from '../../src/errors.js';
 import type { Engine } from '../../src/pipeline/relay.js';
 import { rewriteMessage } from '../../src/rewrite/engine.js';
 import { decodedText } from '../helpers/mime.js';
 import { relayConfig, send, startTestRelay } from '../helpers/relay.js';
-import { makeTempDir } from '../helpers/tmpdir.js';
-import { startUpstream, type RecordingUpstream } from '../helpers/upstream.js';
+import { useRelayScene } from '../helpers/scene.js';
+import type { RecordingUpstream } from '../helpers/upstream.js';
 
 const MAILCHIMP = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'golden', '01-mailchimp-newsletter-qp.eml'));
 
@@ -49,15 +49,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let up: RecordingUpstream;
 const toClose: Array<() => Promise<void>> = [];
 
-beforeEach(async () => {
-  tmp = await makeTempDir();
-  up = await startUpstream();
-});
-afterEach(async () => {
-  for (const c of toClose.splice(0).reverse()) await c();
-  await up.close();
-  await tmp.cleanup();
-});
+useRelayScene((s) => ({ tmp, up } = s), toClose);
 
 describe('memory budget', () => {
   it('a message that does not fit waits, then gets 452 4.3.1; small mail still flows; the large one was spilled to a 0600 file', async () => {

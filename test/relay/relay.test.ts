@@ -4,16 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { RelayError } from '../../src/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startRelay } from '../../src/main.js';
 import { silentLogger } from '../../src/log.js';
-import { reply, startUpstream, type RecordingUpstream } from '../helpers/upstream.js';
-import { makeTempDir } from '../helpers/tmpdir.js';
+import { reply, type RecordingUpstream } from '../helpers/upstream.js';
 import { grant, relayConfig, send, startTestRelay } from '../helpers/relay.js';
+import { useRelayScene } from '../helpers/scene.js';
 import { decodedText } from '../helpers/mime.js';
 import { manyTrackers } from '../helpers/build.js';
 import { receivedFields, withoutTrace } from '../helpers/received.js';
@@ -36,15 +36,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let up: RecordingUpstream;
 const toClose: Array<() => Promise<void>> = [];
 
-beforeEach(async () => {
-  tmp = await makeTempDir();
-  up = await startUpstream();
-});
-afterEach(async () => {
-  for (const c of toClose.splice(0).reverse()) await c();
-  await up.close();
-  await tmp.cleanup();
-});
+useRelayScene((s) => ({ tmp, up } = s), toClose);
 
 async function relay(extra: Record<string, unknown> = {}, engine?: Engine) {
   const r = await startTestRelay(relayConfig(tmp.path, up.port, extra), engine ? { engine } : {});

@@ -66,6 +66,11 @@ describe('the policy table', () => {
           checked++;
           const allowed = allowedActions(f.technique, consent);
           if (!allowed.includes(f.action)) offences.push(`${s.name} [${JSON.stringify(consent)}] ${f.technique} ${f.ruleId}: ${f.action} not in ${allowed.join('|')}`);
+          // without consent a tracker stays only when the recipient needs the link, and says so
+          const consented = consent[POLICY[f.technique].scope];
+          if (f.action === 'keep' && !consented && !f.note?.startsWith('kept so that it keeps working')) {
+            offences.push(`${s.name} [${JSON.stringify(consent)}] ${f.technique} ${f.ruleId}: kept without consent and without a needed-link reason`);
+          }
         }
       }
     }

@@ -14,9 +14,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import { packageRoot } from '../src/paths.js';
-import { freePort, waitForPort } from './net.js';
+import { freePort, startCountingSink, waitForPort } from './net.js';
 
 const LARGE = Number(process.env['BENCH_LARGE'] ?? 12);
 const SIZE = Number(process.env['BENCH_SIZE_MB'] ?? 49) * 1_000_000;
@@ -69,23 +68,8 @@ function largeMessage(size: number): Buffer {
   return Buffer.concat([Buffer.from(head), Buffer.from(body, 'latin1'), Buffer.from(tail)]);
 }
 
-let delivered = 0;
-const sink = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
-  size: 0,
-  onData(stream, _s, cb) {
-    stream.resume();
-    stream.on('end', () => {
-      delivered++;
-      cb();
-    });
-  },
-});
-sink.listen(0, '127.0.0.1');
-await once(sink.server, 'listening');
-const sinkPort = (sink.server.address() as { port: number }).port;
+const sink = await startCountingSink();
+const sinkPort = sink.port;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'consent-relay-bench-mem-'));
 const port = await freePort();
@@ -131,10 +115,10 @@ const seconds = (Date.now() - start) / 1000;
 const mem = memOf(relay.pid!);
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
 console.log(`memory: ${LARGE} concurrent messages of ${(raw.length / 1e6).toFixed(1)} MB (HTML with trackers + base64 attachment, no consent), one relay process${BUDGET ? `, limits.memoryBudget ${BUDGET}` : ''}`);
-console.log(`  replies: ${[...codes].map(([c, n]) => `${n}×${c}`).join(', ')}; ${delivered - (smallCode === '250' ? 1 : 0)} large delivered upstream; ${seconds.toFixed(1)} s`);
+console.log(`  replies: ${[...codes].map(([c, n]) => `${n}×${c}`).join(', ')}; ${sink.delivered() - (smallCode === '250' ? 1 : 0)} large delivered upstream; ${seconds.toFixed(1)} s`);
 console.log(`  small message sent meanwhile: ${smallCode} after ${smallMs} ms`);
 console.log(`  relay RSS: idle ${mb(idle)}, peak ${mb(mem.peak)}`);
 relay.kill('SIGTERM');
 await once(relay, 'exit');
-await new Promise<void>((r) => sink.close(() => r()));
+await sink.close();
 rmSync(dataDir, { recursive: true, force: true });

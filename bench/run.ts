@@ -10,11 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { packageRoot } from '../src/paths.js';
-import { freePort, waitForPort } from './net.js';
+import { freePort, startCountingSink, waitForPort } from './net.js';
 
 /** Resident set size of a process, from /proc (Linux). */
 function rssOf(pid: number): number {
@@ -30,22 +29,8 @@ const COUNT = Number(process.env['BENCH_MESSAGES'] ?? 2000);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 8);
 const raw = readFileSync(join(packageRoot(), 'fixtures', 'golden', '50-newsletter-large.eml'));
 
-let delivered = 0;
-const sink = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
-  onData(stream, _s, cb) {
-    stream.resume();
-    stream.on('end', () => {
-      delivered++;
-      cb();
-    });
-  },
-});
-sink.listen(0, '127.0.0.1');
-await once(sink.server, 'listening');
-const sinkPort = (sink.server.address() as { port: number }).port;
+const sink = await startCountingSink();
+const sinkPort = sink.port;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'consent-relay-bench-'));
 const port = await freePort();
@@ -77,9 +62,9 @@ await Promise.all(
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 clearInterval(sampler);
 console.log(`end to end: ${COUNT} messages of ${(raw.length / 1024).toFixed(0)} KB (HTML newsletter, no consent: every one filtered), ${CONNECTIONS} connections, one relay process`);
-console.log(`  ${(COUNT / seconds).toFixed(0)} msg/s, ${((COUNT * raw.length) / seconds / 1024 / 1024).toFixed(1)} MB/s, ${failed} failed, ${delivered} delivered upstream, relay peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`);
+console.log(`  ${(COUNT / seconds).toFixed(0)} msg/s, ${((COUNT * raw.length) / seconds / 1024 / 1024).toFixed(1)} MB/s, ${failed} failed, ${sink.delivered()} delivered upstream, relay peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`);
 client.close();
 relay.kill('SIGTERM');
 await once(relay, 'exit');
-await new Promise<void>((r) => sink.close(() => r()));
+await sink.close();
 rmSync(dataDir, { recursive: true, force: true });

@@ -55,6 +55,13 @@ export interface NeededLinks {
  * "SE-DÉSABONNER!" read the same. Letters NFKD does not decompose are mapped by hand.
  */
 export function foldText(s: string): string {
+  return foldLetters(s)
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
+}
+
+/** Lower case without diacritics; the letters NFKD leaves whole (ł, ø, æ, œ, ß, đ, ı, þ) spelled out. */
+function foldLetters(s: string): string {
   return s
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
@@ -66,9 +73,7 @@ export function foldText(s: string): string {
     .replace(/ß/g, 'ss')
     .replace(/[đð]/g, 'd')
     .replace(/ı/g, 'i')
-    .replace(/þ/g, 'th')
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim();
+    .replace(/þ/g, 'th');
 }
 
 /** A URL read as words: lower case, percent-decoded, diacritics folded, separators as "-". */
@@ -81,15 +86,7 @@ export function foldUrl(url: string): string {
       break;
     }
   }
-  return s
-    .normalize('NFKD')
-    .replace(/\p{M}+/gu, '')
-    .toLowerCase()
-    .replace(/[łŀ]/g, 'l')
-    .replace(/ø/g, 'o')
-    .replace(/æ/g, 'ae')
-    .replace(/ß/g, 'ss')
-    .replace(/[-_.+\s]+/g, '-');
+  return foldLetters(s).replace(/[-_.+\s]+/g, '-');
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

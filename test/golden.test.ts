@@ -7,30 +7,36 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { rewriteMessage } from '../src/rewrite/engine.js';
 import { loadRules } from '../src/rewrite/rules/index.js';
 import type { Consent, Finding } from '../src/rewrite/types.js';
 import { decodedText, leaves } from './helpers/mime.js';
 
-interface ExpectedFinding {
-  kind?: string;
-  technique?: string;
-  action?: string;
-  vendor?: string;
-}
-interface Case {
-  consent: 'none' | 'opens' | 'clicks' | 'full';
-  changed: boolean;
-  findings?: ExpectedFinding[];
-  exact?: boolean;
-  absent?: string[];
-  present?: string[];
-}
-interface Fixture {
-  description: string;
-  recipient?: string;
-  cases: Case[];
-}
+// The fixture format is checked strictly: a misspelt key (`presnt:`) would otherwise drop a check
+// silently and the fixture would pass while proving nothing.
+const ExpectedFinding = z.strictObject({
+  kind: z.string().optional(),
+  technique: z.string().optional(),
+  action: z.string().optional(),
+  vendor: z.string().optional(),
+});
+type ExpectedFinding = z.infer<typeof ExpectedFinding>;
+const Case = z.strictObject({
+  consent: z.enum(['none', 'opens', 'clicks', 'full']),
+  changed: z.boolean(),
+  findings: z.array(ExpectedFinding).optional(),
+  exact: z.boolean().optional(),
+  absent: z.array(z.string().min(1)).optional(),
+  present: z.array(z.string().min(1)).optional(),
+  note: z.string().optional(),
+});
+type Case = z.infer<typeof Case>;
+const Fixture = z.strictObject({
+  description: z.string().min(1),
+  recipient: z.string().optional(),
+  cases: z.array(Case).min(1),
+});
 
 const CONSENT: Record<Case['consent'], Consent> = {
   none: { opens: false, clicks: false },
@@ -64,7 +70,12 @@ it('has at least 30 golden fixtures', () => {
 
 describe.each(names)('%s', (name) => {
   const raw = readFileSync(join(dir, name));
-  const fixture = YAML.parse(readFileSync(join(dir, name.replace(/\.eml$/, '.yaml')), 'utf8')) as Fixture;
+  const parsed = Fixture.safeParse(YAML.parse(readFileSync(join(dir, name.replace(/\.eml$/, '.yaml')), 'utf8')));
+  it('has a well-formed expectation file', () => {
+    expect(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([]);
+  });
+  if (!parsed.success) return;
+  const fixture = parsed.data;
 
   it.each(fixture.cases.map((c) => [c.consent, c] as const))('consent %s', async (_label, c) => {
     const result = await rewriteMessage(raw, { consent: CONSENT[c.consent], rules, recipients: fixture.recipient ? [fixture.recipient] : [] });

@@ -16,16 +16,25 @@ set -euo pipefail
 start=$(date +%s)
 export DEBIAN_FRONTEND=noninteractive
 
+# Debian packages the tests drive, and a command each must provide. Add a line per package here
+# (one list, so several additions do not fight over the apt-get line).
+PACKAGES=(
+  "swaks:swaks"
+  "postfix:/usr/sbin/postconf"
+  "curl:curl"            # the README's one-minute try sends with curl; test/cli/first-minutes.test.ts runs it
+)
+names() { for p in "${PACKAGES[@]}"; do printf '%s ' "${p%%:*}"; done; }
+
 have_all() {
-  command -v swaks >/dev/null 2>&1 && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postconf ] \
-    && getent passwd postfix >/dev/null && getent group postdrop >/dev/null
+  for p in "${PACKAGES[@]}"; do command -v "${p#*:}" >/dev/null 2>&1 || return 1; done
+  [ -x /usr/sbin/postfix ] && getent passwd postfix >/dev/null && getent group postdrop >/dev/null
 }
 
 if have_all; then
-  echo "install-interop: swaks and postfix already installed"
+  echo "install-interop: $(names)already installed"
 else
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install-interop: must run as root to apt-get install swaks postfix" >&2
+    echo "install-interop: must run as root to apt-get install $(names)" >&2
     exit 1
   fi
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -43,7 +52,8 @@ else
   trap cleanup EXIT
 
   # Only refresh the package lists when the candidates are unknown (fresh machine).
-  if ! apt-cache show postfix swaks >/dev/null 2>&1; then
+  # shellcheck disable=SC2046
+  if ! apt-cache show $(names) >/dev/null 2>&1; then
     apt-get update -qq
   fi
   # Skip man-db's index rebuild (a few seconds, useless here).
@@ -51,14 +61,14 @@ else
   log=$(mktemp)
   if ! apt-get install -y -qq --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      swaks postfix >"$log" 2>&1; then
+      $(names) >"$log" 2>&1; then
     # Stale lists (a package version vanished from the mirror): refresh once and retry.
     echo "install-interop: first install attempt failed; refreshing package lists and retrying:" >&2
     tail -n 20 "$log" >&2
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      swaks postfix
+      $(names)
   fi
   rm -f "$log"
 fi

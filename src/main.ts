@@ -16,6 +16,7 @@ import type { ConsentStore } from './consent/store.js';
 import type { DeliveryEvent } from './delivery/events.js';
 import { Spool } from './delivery/spool.js';
 import { SpoolWorker } from './delivery/spoolWorker.js';
+import { probeUpstream } from './delivery/probe.js';
 import { SmtpUpstream } from './delivery/upstream.js';
 import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
@@ -173,6 +174,14 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     throw err;
   }
   worker.start();
+  // not awaited: the relay serves (and spools) whether or not the upstream is up yet
+  void probeUpstream(up.host, up.port, { implicitTls: config.upstream.secure }).then((r) => {
+    if (!r.ok)
+      log.warn(
+        { upstream: config.upstream.address, reason: r.reason },
+        `upstream ${config.upstream.address} does not answer (${r.reason}): messages get 451 and wait in the spool until it does. Without an MTA, try: consent-relay sink, then serve --upstream 127.0.0.1:2526`,
+      );
+  });
   log.info(
     { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
     `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,

@@ -47,6 +47,7 @@ const load = {
   consent: () => import('./commands/consent.js'),
   audit: () => import('./commands/audit.js'),
   queue: () => import('./commands/queue.js'),
+  sink: () => import('./commands/sink.js'),
 };
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -220,6 +221,16 @@ Examples:
     .argument('<id>', 'entry id from "queue list"')
     .action(async (id: string, o: CommonOptions) => {
       setExit(await (await load.queue()).queueDropCommand(configFrom(o), { id }));
+    });
+
+  program
+    .command('sink')
+    .description('a stand-in upstream for trying the relay without an MTA: stores every message it receives in --dir')
+    .option('-l, --listen <host:port>', 'where to listen (loopback only)', '127.0.0.1:2526')
+    .option('--dir <dir>', 'folder for the received messages (.eml as delivered, plus the envelope as .json)', './sink')
+    .addHelpText('after', '\nExample (three terminals):\n  consent-relay sink\n  consent-relay serve --upstream 127.0.0.1:2526\n  curl smtp://127.0.0.1:2525 --mail-from you@example.com --mail-rcpt alice@example.org --upload-file newsletter.eml')
+    .action(async (o: { listen: string; dir: string }) => {
+      setExit(await (await load.sink()).sinkCommand({ listen: o.listen, dir: o.dir }));
     });
 
   return program;

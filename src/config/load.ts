@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { RelayError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+import { parseYaml } from '../yaml.js';
 
 export interface ConfigOverrides {
   readonly listen?: string;
@@ -26,7 +26,7 @@ export function loadConfig(file?: string, overrides: ConfigOverrides = {}): Conf
       throw new RelayError('CONFIG_INVALID', `config file ${file} cannot be read: ${(err as Error).message}`);
     }
     try {
-      data = YAML.parse(text) ?? {};
+      data = parseYaml(text) ?? {};
     } catch (err) {
       throw new RelayError('CONFIG_INVALID', `config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
     }

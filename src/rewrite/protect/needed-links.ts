@@ -9,10 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { RelayError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
+import { parseYaml } from '../../yaml.js';
+import { readArtefact } from '../rules/artefact.js';
 
 export const NEEDED_KINDS = ['unsubscribe', 'preferences', 'view-online', 'list-management', 'transactional'] as const;
 export type NeededKind = (typeof NEEDED_KINDS)[number];
@@ -107,13 +108,24 @@ function compilePhrase(p: NeededPhrase): CompiledPhrase {
   return { re: new RegExp(source), phrase: p };
 }
 
-export function compileNeededLinks(text: string, file = 'needed-links.yaml'): NeededLinks {
-  const parsed = fileSchema.safeParse(parse(text));
+export type NeededLinksData = z.infer<typeof fileSchema>;
+
+/** The YAML parsed and checked against the schema: what the build writes into the artefact. */
+export function validateNeededLinks(text: string, file = 'needed-links.yaml'): NeededLinksData {
+  const parsed = fileSchema.safeParse(parseYaml(text));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${file}: ${issue.path.join('.')}: ${issue.message}`);
   }
-  const data = parsed.data;
+  return parsed.data;
+}
+
+export function compileNeededLinks(text: string, file = 'needed-links.yaml'): NeededLinks {
+  return compileNeededData(validateNeededLinks(text, file), file);
+}
+
+/** Validated table data → the compiled matcher; the language and regex checks run here, on either path. */
+export function compileNeededData(data: NeededLinksData, file = 'needed-links.yaml'): NeededLinks {
   const langs = new Set(data.phrases.map((p) => p.lang));
   const missing = REQUIRED_LANGUAGES.filter((l) => !langs.has(l));
   if (missing.length) throw new Error(`${file}: phrases: no phrase for ${missing.join(', ')}`);
@@ -171,7 +183,10 @@ export function loadNeededLinks(): NeededLinks {
   if (shipped) return shipped;
   const file = neededLinksPath();
   try {
-    shipped = compileNeededLinks(readFileSync(file, 'utf8'), file);
+    const text = readFileSync(file, 'utf8');
+    // the build's compiled copy of this very text (same SHA-256) spares the YAML parse and the schema
+    const compiled = readArtefact<NeededLinksData>('needed-links', text);
+    shipped = compiled ? compileNeededData(compiled, file) : compileNeededLinks(text, file);
   } catch (err) {
     throw new RelayError('RULES_INVALID', `needed-link table ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

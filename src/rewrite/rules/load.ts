@@ -8,10 +8,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { z } from 'zod';
-import type { TrackingKind } from '../types.js';
-import type { ParamRule, RuleSet, TrackerMatch, TrackerRule, UnwrapSpec } from './types.js';
+import { parseYaml } from '../../yaml.js';
+import { readArtefact } from './artefact.js';
+import { compileRuleData, limit, type RuleFileData } from './compile.js';
+import type { RuleSet } from './types.js';
+
+export { nestedQuantifierAt } from './compile.js';
 
 /** Where the shipped rules live: <package root>/src/rewrite/rules/trackers.yaml. */
 export function defaultRulesPath(): string {
@@ -39,14 +42,22 @@ export function loadRuleSet(file: string = defaultRulesPath(), knownDecoders?: R
   } catch (err) {
     throw new Error(`cannot read rules file ${file}: ${(err as Error).message}`);
   }
+  // the build's compiled copy of this very text (same SHA-256) spares the YAML parse and the schema
+  const compiled = readArtefact<RuleFileData>('trackers', text);
+  if (compiled) return compileRuleData(compiled, knownDecoders, file);
   return parseRuleSet(text, knownDecoders, file);
 }
 
 /** As loadRuleSet, from YAML text; `source` names it in error messages. */
 export function parseRuleSet(text: string, knownDecoders?: ReadonlySet<string>, source = '<rules>'): RuleSet {
+  return compileRuleData(validateRuleFile(text, source), knownDecoders, source);
+}
+
+/** The YAML parsed and checked against the schema: the data the build compiles into the artefact. */
+export function validateRuleFile(text: string, source = '<rules>'): RuleFileData {
   let doc: unknown;
   try {
-    doc = parse(text, { uniqueKeys: true });
+    doc = parseYaml(text, { uniqueKeys: true });
   } catch (err) {
     throw new Error(`rules file ${source} is not valid YAML: ${(err as Error).message}`);
   }
@@ -54,12 +65,7 @@ export function parseRuleSet(text: string, knownDecoders?: ReadonlySet<string>, 
   if (!parsed.success) {
     throw new Error(`rules file ${source} is invalid:\n${formatIssues(parsed.error.issues, doc)}`);
   }
-  const problems: string[] = [];
-  const ruleSet = compile(parsed.data, knownDecoders, problems);
-  if (problems.length > 0) {
-    throw new Error(`rules file ${source} is invalid:\n${limit(problems).join('\n')}`);
-  }
-  return ruleSet;
+  return parsed.data;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -112,8 +118,9 @@ const FileSchema = z.strictObject({
   params: z.array(ParamEntry, { error: 'params must be a list' }).default([]),
 });
 
-type FileData = z.infer<typeof FileSchema>;
-type TrackerData = z.infer<typeof TrackerEntry>;
+// the schema's output must be what the compiler takes: a change to one without the other fails to build
+const _schemaMatchesCompiler: (d: z.infer<typeof FileSchema>) => RuleFileData = (d) => d;
+void _schemaMatchesCompiler;
 
 function formatIssues(issues: readonly z.core.$ZodIssue[], doc: unknown): string {
   return limit(
@@ -155,241 +162,4 @@ function idAt(doc: unknown, section: string, index: number): string | undefined 
   return typeof id === 'string' ? id : undefined;
 }
 
-function limit(lines: readonly string[], max = 20): string[] {
-  return lines.length <= max ? [...lines] : [...lines.slice(0, max), `... and ${lines.length - max} more`];
-}
 
-// ------------------------------------------------------------------------------------------------
-// Compilation and the matcher.
-
-interface Indexed {
-  readonly rule: TrackerRule;
-  readonly order: number;
-}
-
-function compile(data: FileData, knownDecoders: ReadonlySet<string> | undefined, problems: string[]): RuleSet {
-  const ids = new Map<string, string>();
-  const trackers: TrackerRule[] = [];
-  data.trackers.forEach((entry, index) => {
-    const where = `trackers[${index}] (id "${entry.id}")`;
-    const seen = ids.get(entry.id);
-    if (seen !== undefined) problems.push(`${where}: duplicate id, already used by ${seen}; ids must be unique`);
-    else ids.set(entry.id, `trackers[${index}]`);
-    const rule = compileTracker(entry, where, knownDecoders, problems);
-    if (rule) trackers.push(rule);
-  });
-
-  const params: ParamRule[] = [];
-  const paramKeys = new Map<string, string>();
-  data.params.forEach((entry, index) => {
-    const where = `params[${index}] (id "${entry.id}")`;
-    const seen = ids.get(entry.id);
-    if (seen !== undefined) problems.push(`${where}: duplicate id, already used by ${seen}; ids must be unique`);
-    else ids.set(entry.id, `params[${index}]`);
-    const key = `${entry.name.toLowerCase()}@${entry.host ?? ''}`;
-    const dup = paramKeys.get(key);
-    if (dup !== undefined) {
-      problems.push(`${where}: parameter "${entry.name}"${entry.host ? ` on ${entry.host}` : ''} is already listed as ${dup}`);
-    } else paramKeys.set(key, entry.id);
-    const rule: ParamRule = {
-      id: entry.id,
-      vendor: entry.vendor,
-      name: entry.name,
-      ...(entry.host !== undefined ? { host: entry.host } : {}),
-      ...(entry.campaign !== undefined ? { campaign: entry.campaign } : {}),
-    };
-    params.push(Object.freeze(rule));
-  });
-
-  return buildRuleSet(data.version, trackers, params);
-}
-
-function compileTracker(
-  entry: TrackerData,
-  where: string,
-  knownDecoders: ReadonlySet<string> | undefined,
-  problems: string[],
-): TrackerRule | null {
-  const before = problems.length;
-  const hosts = entry.host === undefined ? [] : typeof entry.host === 'string' ? [entry.host] : entry.host;
-  if (hosts.length === 0 && !entry.path && !entry.query && !entry.url) {
-    problems.push(`${where}: needs at least one of host, path, query, url (otherwise it matches every URL)`);
-  }
-  const path = compileRegex(entry.path, `${where}.path`, problems);
-  const query = compileRegex(entry.query, `${where}.query`, problems);
-  const url = compileRegex(entry.url, `${where}.url`, problems);
-  let unwrap: UnwrapSpec | undefined;
-  if (entry.unwrap) {
-    if (entry.kind === 'open') {
-      problems.push(`${where}.unwrap: only click (or both) rules can be unwrapped; remove unwrap or change kind`);
-    }
-    if (knownDecoders && !knownDecoders.has(entry.unwrap.decoder)) {
-      problems.push(
-        `${where}.unwrap.decoder: unknown decoder "${entry.unwrap.decoder}"; known: ${[...knownDecoders].sort().join(', ')}`,
-      );
-    }
-    unwrap = Object.freeze({ ...entry.unwrap }) as UnwrapSpec;
-  }
-  if (problems.length > before) return null;
-  const rule: TrackerRule = {
-    id: entry.id,
-    vendor: entry.vendor,
-    kind: entry.kind,
-    ...(hosts.length > 0 ? { host: hosts[0], hosts: Object.freeze([...hosts]) } : {}),
-    ...(path ? { path } : {}),
-    ...(query ? { query } : {}),
-    ...(url ? { url } : {}),
-    ...(unwrap ? { unwrap } : {}),
-    ...(entry.content ? { servesContent: true } : {}),
-  };
-  return Object.freeze(rule);
-}
-
-function compileRegex(source: string | undefined, where: string, problems: string[]): RegExp | undefined {
-  if (source === undefined) return undefined;
-  const nested = nestedQuantifierAt(source);
-  if (nested >= 0) {
-    problems.push(
-      `${where}: /${source}/ repeats a group that itself repeats (at offset ${nested}); ` +
-        'that can take exponential time on hostile URLs, rewrite it without nested quantifiers',
-    );
-    return undefined;
-  }
-  try {
-    return new RegExp(source, 'i');
-  } catch (err) {
-    problems.push(`${where}: invalid regular expression /${source}/: ${(err as Error).message}`);
-    return undefined;
-  }
-}
-
-/**
- * Offset of an unbounded quantifier applied to a group that already contains one ((a+)+,
- * (?:x*\.)*, (a+){2,}), or -1. A cheap guard against catastrophic backtracking: every URL of
- * every message is tested against the hostless rules.
- */
-export function nestedQuantifierAt(source: string): number {
-  const groups: boolean[] = []; // per open group: does it contain an unbounded quantifier?
-  let inClass = false;
-  const unboundedAt = (i: number): boolean => {
-    const c = source[i];
-    return c === '*' || c === '+' || (c === '{' && /^\{\d*,\}/.test(source.slice(i)));
-  };
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') groups.push(false);
-    else if (c === ')') {
-      const inner = groups.pop() ?? false;
-      const outer = unboundedAt(i + 1);
-      if (inner && outer) return i + 1;
-      if ((inner || outer) && groups.length > 0) groups[groups.length - 1] = true;
-    } else if (unboundedAt(i) && groups.length > 0) groups[groups.length - 1] = true;
-  }
-  return -1;
-}
-
-function hostMatches(host: string, suffix: string): boolean {
-  return host === suffix || (host.endsWith(suffix) && host.charCodeAt(host.length - suffix.length - 1) === 46);
-}
-
-function buildRuleSet(version: string, trackers: readonly TrackerRule[], params: readonly ParamRule[]): RuleSet {
-  // Index by every host suffix a rule names; a URL host is looked up suffix by suffix, most
-  // specific first, so only a handful of rules are tested per URL. Hostless rules (custom
-  // tracking domains recognised by path) are the only linear scan.
-  const byHost = new Map<string, Indexed[]>();
-  const hostless: Indexed[] = [];
-  trackers.forEach((rule, order) => {
-    if (!rule.hosts) {
-      hostless.push({ rule, order });
-      return;
-    }
-    for (const h of new Set(rule.hosts)) {
-      const bucket = byHost.get(h);
-      if (bucket) bucket.push({ rule, order });
-      else byHost.set(h, [{ rule, order }]);
-    }
-  });
-
-  const indexFor = (kind: TrackingKind): { all: TrackerRule[]; rest: TrackerRule[]; pathOnly: RegExp } => {
-    const all = hostless.map((x) => x.rule).filter((r) => r.kind === kind || r.kind === 'both');
-    const pathOnly = all.filter((r) => r.path && !r.query && !r.url);
-    const rest = all.filter((r) => !pathOnly.includes(r));
-    // (?!) never matches: an empty alternation must not match every path
-    const combined = pathOnly.length ? pathOnly.map((r) => `(?:${r.path!.source})`).join('|') : '(?!)';
-    return { all, rest, pathOnly: new RegExp(combined, 'i') };
-  };
-  const hostlessIndex: Record<TrackingKind, ReturnType<typeof indexFor>> = { open: indexFor('open'), click: indexFor('click') };
-
-  const test = (rule: TrackerRule, url: URL, kind: TrackingKind): boolean =>
-    (rule.kind === kind || rule.kind === 'both') &&
-    (!rule.path || rule.path.test(url.pathname)) &&
-    (!rule.query || rule.query.test(url.search)) &&
-    (!rule.url || rule.url.test(url.href));
-
-  const hit = (rule: TrackerRule): TrackerMatch => ({ ruleId: rule.id, vendor: rule.vendor, rule });
-
-  const exact = new Map<string, ParamRule>();
-  const scopedExact = new Map<string, ParamRule[]>();
-  const prefixes: ParamRule[] = [];
-  for (const p of params) {
-    if (p.name.endsWith('*')) prefixes.push(p);
-    else if (p.host) {
-      const key = p.name.toLowerCase();
-      const list = scopedExact.get(key);
-      if (list) list.push(p);
-      else scopedExact.set(key, [p]);
-    } else exact.set(p.name.toLowerCase(), p);
-  }
-  // A site-scoped rule says more than a global one, and a longer prefix more than a shorter one.
-  prefixes.sort((a, b) => Number(Boolean(b.host)) - Number(Boolean(a.host)) || b.name.length - a.name.length);
-
-  const ruleSet: RuleSet = {
-    version,
-    trackers: Object.freeze([...trackers]),
-    params: Object.freeze([...params]),
-    matchUrl(url: URL, kind: TrackingKind): TrackerMatch | null {
-      let host = url.hostname.toLowerCase();
-      if (host.endsWith('.')) host = host.slice(0, -1);
-      for (let i = 0; ; ) {
-        const bucket = byHost.get(i === 0 ? host : host.slice(i));
-        if (bucket) {
-          for (const { rule } of bucket) if (test(rule, url, kind)) return hit(rule);
-        }
-        const dot = host.indexOf('.', i);
-        if (dot < 0) break;
-        i = dot + 1;
-      }
-      // Hostless rules: one combined test of the path-only patterns decides whether the ordered
-      // scan is needed at all; most URLs match none, and this keeps them off a 100-regex loop.
-      const h = hostlessIndex[kind];
-      if (h.pathOnly.test(url.pathname)) {
-        for (const rule of h.all) if (test(rule, url, kind)) return hit(rule);
-        return null;
-      }
-      for (const rule of h.rest) if (test(rule, url, kind)) return hit(rule);
-      return null;
-    },
-    matchParam(name: string, host: string): ParamRule | null {
-      const key = name.toLowerCase();
-      const h = host.toLowerCase().replace(/\.$/, '');
-      for (const p of scopedExact.get(key) ?? []) if (p.host && hostMatches(h, p.host)) return p;
-      const global = exact.get(key);
-      if (global) return global;
-      for (const p of prefixes) {
-        if (p.host && !hostMatches(h, p.host)) continue;
-        if (key.startsWith(p.name.slice(0, -1).toLowerCase())) return p;
-      }
-      return null;
-    },
-  };
-  return Object.freeze(ruleSet);
-}

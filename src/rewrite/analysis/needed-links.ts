@@ -10,6 +10,7 @@ import { httpUrl, resolveDestination } from '../links.js';
 import { loadNeededLinks, type Needed, type NeededLinks } from '../protect/needed-links.js';
 import type { RuleSet } from '../rules/types.js';
 import type { Analyser, Hint } from './types.js';
+import { carriedDestination } from './url-shape.js';
 
 /**
  * Link text as people read it. Detectors see ASCII-compatible parts one char per byte; words
@@ -34,13 +35,15 @@ export function neededLink(c: Candidate, rules: RuleSet, table: NeededLinks = lo
   if (byText) return byText;
   const byUrl = table.byUrl(c.url);
   if (byUrl) return byUrl;
-  // a known wrapper around an unsubscribe page: the page needs the URL the wrapper delivers to
+  // A redirect is judged by the page it delivers to, read as a URL of its own (its words never
+  // count from the tracker's query): a wrapper around an unsubscribe page needs the URL as
+  // written, since the page may want what the wrapper adds. A sign-in, reset or verification
+  // destination works as well unwrapped (its token is in the destination), so it keeps nothing.
   const url = httpUrl(c.url);
-  if (url && rules.matchUrl(url, 'click')) {
-    const dest = resolveDestination(url, rules);
-    const byDest = dest ? table.byUrl(dest) : null;
-    if (byDest) return { kind: byDest.kind, evidence: `destination: ${byDest.evidence}` };
-  }
+  if (!url) return null;
+  const dest = rules.matchUrl(url, 'click') ? resolveDestination(url, rules) : carriedDestination(url);
+  const byDest = dest ? table.byUrl(dest) : null;
+  if (byDest && byDest.kind !== 'transactional') return { kind: byDest.kind, evidence: `destination: ${byDest.evidence}` };
   return null;
 }
 

@@ -32,7 +32,13 @@ const phraseSchema = z.strictObject({
 });
 const pathSchema = z.strictObject({ word: z.string().min(5), kind: z.enum(NEEDED_KINDS) });
 const urlSchema = z.strictObject({ pattern: z.string().min(1), kind: z.enum(NEEDED_KINDS) });
-const fileSchema = z.strictObject({ phrases: z.array(phraseSchema).min(1), paths: z.array(pathSchema), urls: z.array(urlSchema) });
+const paramSchema = z.string().regex(/^[a-z0-9_.-]+\*?$/, 'a lower-case parameter name, or a prefix ending in "*"');
+const fileSchema = z.strictObject({
+  phrases: z.array(phraseSchema).min(1),
+  paths: z.array(pathSchema),
+  urls: z.array(urlSchema),
+  labelParams: z.array(paramSchema).optional(),
+});
 
 export type NeededPhrase = z.infer<typeof phraseSchema>;
 
@@ -47,7 +53,13 @@ export interface NeededLinks {
   readonly phrases: readonly NeededPhrase[];
   /** What the visible link text says, if it names a needed link. */
   byText(text: string): Needed | null;
-  /** What the URL says (words in host, path and query; list and archive shapes). */
+  /**
+   * What the URL says about the page it opens: words in its host labels and path segments, and in
+   * query items that read as page names (`?p=unsubscribe`, `?unsubscribe=digest`); list and
+   * archive shapes. Never what a query carries: campaign labels (`utm_campaign=preferences-week`),
+   * tokens, addresses, or another URL or path (a redirect's destination is read as a URL of its own
+   * by the caller, see analysis/needed-links.ts).
+   */
   byUrl(url: string): Needed | null;
 }
 
@@ -88,6 +100,49 @@ export function foldUrl(url: string): string {
     }
   }
   return foldLetters(s).replace(/[-_.+\s]+/g, '-');
+}
+
+/**
+ * The part of a URL that names the page it opens, for the word and shape tests: scheme, host and
+ * path as written, the query items that may name a page (no campaign label, no URL, path,
+ * address or token), and a fragment route. Null when the URL is not a URL with a host (mailto:
+ * and the like are read whole).
+ */
+export function pageOf(raw: string, isLabel: (name: string) => boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return null;
+  }
+  if (!url.host) return null;
+  const kept: string[] = [];
+  for (const item of url.search.slice(1).split('&')) {
+    if (!item) continue;
+    const eq = item.indexOf('=');
+    const name = decodeQuery(eq < 0 ? item : item.slice(0, eq));
+    const value = eq < 0 ? '' : decodeQuery(item.slice(eq + 1));
+    if (isLabel(name.toLowerCase()) || !namesAPage(name) || (value && !namesAPage(value))) continue;
+    kept.push(item);
+  }
+  return `${url.protocol}//${url.host}${url.pathname}${kept.length ? `?${kept.join('&')}` : ''}${/^#!?\//.test(url.hash) ? url.hash : ''}`;
+}
+
+function decodeQuery(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * A query name or value that can name a page: short, no URL, path or address, and no token
+ * (a long run mixing letters and digits, which is how ids and signatures look).
+ */
+function namesAPage(v: string): boolean {
+  if (v.length > 64 || /[/:@\\]/.test(v)) return false;
+  return !v.split(/[^\p{L}\p{N}]+/u).some((piece) => piece.length >= 10 && /\p{L}/u.test(piece) && /\p{N}/u.test(piece));
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -143,6 +198,9 @@ export function compileNeededData(data: NeededLinksData, file = 'needed-links.ya
     const body = foldUrl(w.word.replace(/^\//, ''));
     return { re: new RegExp(`${atStart ? '(?:^|[/?=&#-])' : ''}${escape(body)}`), word: w };
   });
+  const labelNames = new Set((data.labelParams ?? []).filter((p) => !p.endsWith('*')));
+  const labelPrefixes = (data.labelParams ?? []).filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+  const isLabel = (name: string): boolean => labelNames.has(name) || labelPrefixes.some((p) => name.startsWith(p));
   const urls = data.urls.map((u, i) => {
     try {
       return { re: new RegExp(u.pattern, 'i'), url: u };
@@ -164,8 +222,9 @@ export function compileNeededData(data: NeededLinksData, file = 'needed-links.ya
       return null;
     },
     byUrl(url: string): Needed | null {
-      for (const u of urls) if (u.re.test(url)) return { kind: u.url.kind, evidence: `URL shape (${u.url.kind})` };
-      const folded = foldUrl(url);
+      const page = pageOf(url, isLabel) ?? url;
+      for (const u of urls) if (u.re.test(page)) return { kind: u.url.kind, evidence: `URL shape (${u.url.kind})` };
+      const folded = foldUrl(page);
       for (const w of words) if (w.re.test(folded)) return { kind: w.word.kind, evidence: `URL word "${w.word.word.replace(/^\//, '')}"` };
       return null;
     },

@@ -186,6 +186,41 @@ describe('URL words and shapes', () => {
     expect(table.byUrl(url)).toBeNull();
   });
 
+  it.each([
+    'https://lists.example.org/lists/?p=unsubscribe&uid=5d41402abc4b2a76b9719d911017c592',
+    'https://www.example.com/account/notifications?unsubscribe=security-digest',
+    'https://www.example.com/index.php?action=optout&list=7',
+    'https://app.example.com/#/email-preferences',
+  ])('%s names its page in the query or a fragment route: needed', (url) => {
+    expect(table.byUrl(url)).not.toBeNull();
+  });
+
+  // the page a link opens is read, never what a tracker's query carries beside it
+  it.each([
+    'https://u1234.ct.sendgrid.net/ls/click?upn=W1x-4b5a39281706f5e4d3c2b1a0&utm_campaign=preferences-week&utm_content=unsubscribe-footer',
+    'https://shop.example.com/sale?mtm_campaign=unsubscribe-survey&pk_kwd=optout',
+    'https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fnewsletter%2Funsubscribe',
+    'https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?next=%2Faccount%2Fpreferences',
+    'https://t.brand.example/r/7?redirect=/login',
+    'https://t.brand.example/r/7?to=alice.unsubscribe%40example.org',
+    'https://t.brand.example/r/7?token=Unsub7xK9fQ2mZ7pL4vB8nR1tY5w',
+  ])('%s: the tracker itself is not a needed page', (url) => {
+    expect(table.byUrl(url)).toBeNull();
+  });
+
+  it('judges a redirect by the destination it carries, sign-in pages excepted', async () => {
+    const { neededLink } = await import('../../../src/rewrite/analysis/needed-links.js');
+    const click = (url: string) => ({ kind: 'click' as const, technique: 'tracked-link' as const, url, remove: { start: 0, end: 0 }, removeAction: 'neutralise-link' as const });
+    expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fnewsletter%2Funsubscribe'), rules)?.evidence).toBe('destination: URL word "unsub"');
+    expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Flogin'), rules)).toBeNull();
+    expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fsale&next=%2Funsubscribe'), rules)).toBeNull();
+  });
+
+  it('refuses a label parameter that is not a lower-case name or prefix', () => {
+    const base = 'phrases: [{text: unsubscribe, lang: en, kind: unsubscribe}]\npaths: []\nurls: []\n';
+    expect(() => compileNeededLinks(`${base}labelParams: ['UTM_*']\n`)).toThrow(/labelParams\.0/);
+  });
+
   it('folds case, diacritics and letters NFKD keeps', () => {
     expect(foldText('Wypisz SIĘ — Łódź, Ærø, Straße!')).toBe('wypisz sie lodz aero strasse');
   });

@@ -28,12 +28,16 @@ import { isLoopback } from './smtp/connect.js';
 import { MESSAGE_COPIES, MemoryBudget } from './smtp/budget.js';
 import { createListener, type Listener } from './smtp/server.js';
 import { PRIVATE_DIR_MODE, checkDataDir } from './store/dataDir.js';
+import { M, Metrics, countingAudit, needsWeb, startWeb, type WebHandle } from './web/index.js';
 
 export interface RelayHandle {
   /** Where each listener actually listens (port 0 in the config resolves here). */
   readonly addresses: readonly { host: string; port: number }[];
   readonly worker: SpoolWorker;
   readonly spool: Spool;
+  /** The HTTP side (pages, gate, /metrics), when http.listen is set. */
+  readonly web: WebHandle | null;
+  readonly metrics: Metrics;
   /** Stop accepting, finish transactions in flight, stop retrying, close stores. */
   close(): Promise<void>;
 }
@@ -71,11 +75,12 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   const budget = new MemoryBudget(config.limits.memoryBudget);
   const rules = loadRules(config.rules.file);
   const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
+  const metrics = new Metrics();
   let audit: ReturnType<typeof openAuditRecorder>;
   let spool: Spool;
   let campaigns: CampaignStore | undefined;
   try {
-    audit = openAuditRecorder(config.dataDir);
+    audit = countingAudit(openAuditRecorder(config.dataDir), metrics);
     try {
       spool = await Spool.open(config.dataDir);
       if (config.campaign.enabled) {
@@ -112,6 +117,15 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   };
   const policy = { initialDelayMs: config.spool.retryInitial, factor: config.spool.retryFactor, maxDelayMs: config.spool.retryMax, giveUpAfterMs: config.spool.giveUpAfter };
   const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent, record: (d) => audit.later(d) });
+  let web: WebHandle | null = null;
+  if (config.http.listen || needsWeb(config)) {
+    try {
+      web = await startWeb(config, { consent, metrics, logger: log });
+    } catch (err) {
+      await Promise.all([upstream.close(), consent.close(), audit.close(), campaigns?.close()]);
+      throw err;
+    }
+  }
   const listeners: Listener[] = [];
   const addresses: { host: string; port: number }[] = [];
   const relayDeps = {
@@ -167,12 +181,14 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+    await web?.close();
     await upstream.close();
     await consent.close();
     await audit.close();
     await campaigns?.close();
     throw err;
   }
+  metrics.gauge(M.spool[0], M.spool[1], async () => (await spool.list()).length);
   worker.start();
   // not awaited: the relay serves (and spools) whether or not the upstream is up yet
   void probeUpstream(up.host, up.port, { implicitTls: config.upstream.secure }).then((r) => {
@@ -192,6 +208,8 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     addresses,
     worker,
     spool,
+    web,
+    metrics,
     close(): Promise<void> {
       closing ??= (async () => {
         // 1. no new transactions (new connections and MAIL get 421), 2. every transaction already
@@ -202,6 +220,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
         while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
         await worker.stop();
+        await web?.close();
         await upstream.close();
         await consent.close();
         await audit.close();

@@ -45,6 +45,7 @@ const load = {
   serve: () => import('./commands/serve.js'),
   scan: () => import('./commands/scan.js'),
   consent: () => import('./commands/consent.js'),
+  invite: () => import('./commands/invite.js'),
   audit: () => import('./commands/audit.js'),
   queue: () => import('./commands/queue.js'),
   sink: () => import('./commands/sink.js'),
@@ -62,9 +63,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('run the relay: SMTP in on --listen, filtered copies out to --upstream')
     .option('-l, --listen <host:port>', 'listen address (default 127.0.0.1:2525; loopback only until AUTH/allowlists exist)')
     .option('-u, --upstream <host:port>', 'upstream MTA (default 127.0.0.1:25)')
+    .option('--http <host:port>', 'HTTP listener for consent pages, the gate, /healthz and /metrics (http.listen)')
+    .option('--public-url <url>', 'base URL recipients reach the HTTP listener at (http.publicUrl)')
     .addHelpText('after', '\nStops on SIGTERM/SIGINT after finishing the transactions in flight. Spooled copies are retried\nevery spool.scanInterval (see config/relay.example.yaml).')
-    .action(async (o: CommonOptions & { listen?: string; upstream?: string }) => {
-      setExit(await (await load.serve()).serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}) })));
+    .action(async (o: CommonOptions & { listen?: string; upstream?: string; http?: string; publicUrl?: string }) => {
+      const web = { ...(o.http ? { http: o.http } : {}), ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
+      setExit(await (await load.serve()).serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}), ...web })));
     });
 
   withCommon(program.command('scan'))
@@ -146,6 +150,16 @@ Examples:
           ...(o.by === undefined ? {} : { by: o.by }),
         }),
       );
+    });
+
+  withCommon(consent.command('invite'))
+    .description('print a signed opt-in URL for ADDR: opening it shows what tracking means; ADDR\'s confirmation is recorded with its evidence')
+    .argument('<addr>', 'recipient email address')
+    .option('-s, --scope <scopes>', 'what to ask for: opens, clicks (default: all)', parseScopeOption)
+    .option('--public-url <url>', 'base URL of the relay\'s HTTP side (http.publicUrl)')
+    .addHelpText('after', '\nThe link is valid for http.inviteLifetime. In a message, {{consent-relay:opt-in}} is replaced by each\nrecipient\'s own link.')
+    .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; publicUrl?: string }) => {
+      setExit(await (await load.invite()).consentInviteCommand(configFrom(o, o.publicUrl ? { publicUrl: o.publicUrl } : {}), { address, ...(o.scope ? { scopes: o.scope } : {}) }));
     });
 
   withCommon(consent.command('show'))

@@ -13,6 +13,10 @@ export interface ConfigOverrides {
   readonly listen?: string;
   readonly upstream?: string;
   readonly dataDir?: string;
+  /** `serve --http HOST:PORT`: http.listen. */
+  readonly http?: string;
+  /** `serve --public-url URL`: http.publicUrl. */
+  readonly publicUrl?: string;
 }
 
 export function loadConfig(file?: string, overrides: ConfigOverrides = {}): Config {
@@ -46,6 +50,8 @@ function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): Reco
   if (o.dataDir) out['dataDir'] = o.dataDir;
   if (o.listen) out['listen'] = [{ ...((Array.isArray(out['listen']) ? (out['listen'][0] as object) : {}) ?? {}), address: o.listen }];
   if (o.upstream) out['upstream'] = { ...((out['upstream'] as object | undefined) ?? {}), address: o.upstream };
+  if (o.http) out['http'] = { ...((out['http'] as object | undefined) ?? {}), listen: o.http };
+  if (o.publicUrl) out['http'] = { ...((out['http'] as object | undefined) ?? {}), publicUrl: o.publicUrl };
   return out;
 }
 

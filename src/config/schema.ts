@@ -36,6 +36,30 @@ export const listenerSchema = z.strictObject({
   hostname: z.string().min(1).optional(),
 });
 
+/** The HTTP side (src/web/): consent pages, the gate, health and metrics. Off without `listen`. */
+export const httpSchema = z
+  .strictObject({
+    /** HOST:PORT of the HTTP listener; absent: no HTTP side (and no links in mail). */
+    listen: hostPort.optional(),
+    /** The base URL recipients reach the listener at (a reverse proxy terminating TLS, usually); default http://<listen>. */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    keys: z
+      .strictObject({
+        /** A new signing key is made when the newest is this old; older keys still verify. */
+        rotateEvery: duration.default(30 * 86_400_000),
+        /** A key this old is deleted: links signed with it stop working. */
+        retireAfter: duration.default(400 * 86_400_000),
+      })
+      .default({ rotateEvery: 30 * 86_400_000, retireAfter: 400 * 86_400_000 }),
+    /** How long an opt-in link from `consent invite` or the placeholder stays valid. */
+    inviteLifetime: duration.default(30 * 86_400_000),
+    /** How long withdrawal and gate links in delivered mail stay valid (capped by keys.retireAfter). */
+    linkLifetime: duration.default(365 * 86_400_000),
+    /** A YAML file overriding the page and notice wording (src/web/wording.ts lists the keys); default English. */
+    wording: z.string().min(1).optional(),
+  })
+  .default({ keys: { rotateEvery: 30 * 86_400_000, retireAfter: 400 * 86_400_000 }, inviteLifetime: 30 * 86_400_000, linkLifetime: 365 * 86_400_000 });
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('consent-relay.localdomain'),
   dataDir: z.string().min(1).default('./data'),
@@ -140,6 +164,21 @@ export const configSchema = z.strictObject({
       scanInterval: duration.default(5_000),
     })
     .default({ retryInitial: 60_000, retryFactor: 2, retryMax: 3_600_000, giveUpAfter: 5 * 86_400_000, scanInterval: 5_000 }),
+  http: httpSchema,
+  consent: z
+    .strictObject({
+      /** Route trackers kept for consenting recipients through the relay's gate, so a later withdrawal reaches mail already sent (needs http.listen). */
+      gate: z.boolean().default(false),
+      /** Add a notice naming the tracking vendors, with a one-click withdrawal link, to mail whose trackers are kept by consent (needs http.listen). */
+      disclose: z.boolean().default(true),
+    })
+    .default({ gate: false, disclose: true }),
+  links: z
+    .strictObject({
+      /** An opaque tracked link without consent: neutralise (the link loses its URL) or ask (a gate page names the tracker and lets the reader decide; needs http.listen). */
+      opaque: z.enum(['neutralise', 'ask']).default('neutralise'),
+    })
+    .default({ opaque: 'neutralise' }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -60,7 +60,7 @@ export function createListener(o: ListenerOptions): Listener {
 
   const server = new SMTPServer({
     name: o.hostname,
-    banner: 'consent-relay ESMTP',
+    banner: 'consent-relay', // smtp-server puts "ESMTP" before it itself
     size: o.maxMessageSize,
     // a backstop only: ConnectionGuard counts admitted connections, and smtp-server's count also
     // holds connections being refused, which would turn the reserve away with them

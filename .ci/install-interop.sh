@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the third-party programs the interop tests (test/interop/) drive: Debian's `swaks`
 # (SMTP client) and `postfix` (run by the tests as private, throw-away instances; see
-# test/interop/postfix.ts). Idempotent and non-interactive; safe to run as root on a fresh
+# test/interop/postfix.ts), and `openssl`, which makes the certificates of the TLS tests
+# (test/helpers/certs.ts) at test time. Idempotent and non-interactive; safe to run as root on a fresh
 # Debian machine and again on one that already has them.
 #
 # - postfix's debconf question is preseeded to "No configuration": no /etc/postfix/main.cf is
@@ -22,6 +23,7 @@ PACKAGES=(
   "swaks:swaks"
   "postfix:/usr/sbin/postconf"
   "curl:curl"            # the README's one-minute try sends with curl; test/cli/first-minutes.test.ts runs it
+  "openssl:openssl"      # makes the TLS tests' certificates at test time (test/helpers/certs.ts)
 )
 names() { for p in "${PACKAGES[@]}"; do printf '%s ' "${p%%:*}"; done; }
 

@@ -53,6 +53,10 @@ export const ERRORS = {
   // delivery
   UPSTREAM_TEMPORARY: { smtp: 451, enhanced: '4.4.1', temporary: true, exit: 75 },
   UPSTREAM_PERMANENT: { smtp: 550, enhanced: '5.0.0', temporary: false, exit: 69 },
+  // the session with the upstream, not the message (src/delivery/upstreamFailure.ts): kept and retried
+  UPSTREAM_TLS_UNAVAILABLE: { smtp: 451, enhanced: '4.7.4', temporary: true, exit: 75 },
+  UPSTREAM_TLS_FAILED: { smtp: 451, enhanced: '4.7.5', temporary: true, exit: 75 },
+  UPSTREAM_AUTH_FAILED: { smtp: 451, enhanced: '4.7.0', temporary: true, exit: 75 },
   // policy
   RELAY_DENIED: { smtp: 554, enhanced: '5.7.1', temporary: false, exit: 77 },
   // fair sharing of the listener (smtp.*): the client reconnects later

@@ -17,7 +17,7 @@ import type { DeliveryEvent } from './delivery/events.js';
 import { Spool } from './delivery/spool.js';
 import { SpoolWorker } from './delivery/spoolWorker.js';
 import { probeUpstream } from './delivery/probe.js';
-import { SmtpUpstream } from './delivery/upstream.js';
+import { createUpstream, upstreamSecurityFromConfig } from './delivery/upstreamConfig.js';
 import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
 import { openAuditRecorder } from './pipeline/audit.js';
@@ -69,7 +69,10 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       `limits.memoryBudget (${config.limits.memoryBudget} bytes) is less than ${MESSAGE_COPIES} × limits.maxMessageSize (${config.limits.maxMessageSize} bytes); a message of the largest accepted size could never be processed`,
     );
   }
-  // before any store: a data directory others can read is refused (exit 78), a missing one made 0700
+  // before any store: a setting that would send mail or a password in clear text is refused (exit 78)
+  const upstreamSecurity = upstreamSecurityFromConfig(config);
+  for (const w of upstreamSecurity.warnings) log.warn({ upstream: config.upstream.address }, w);
+  // a data directory others can read is refused (exit 78), a missing one made 0700
   checkDataDir(config.dataDir, { create: true });
   const spillDir = await openSpillDir(config.dataDir);
   const budget = new MemoryBudget(config.limits.memoryBudget);
@@ -96,19 +99,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     await consent.close();
     throw err;
   }
-  const up = splitHostPort(config.upstream.address);
-  const upstream = new SmtpUpstream({
-    host: up.host,
-    port: up.port,
-    secure: config.upstream.secure,
-    requireTLS: config.upstream.requireTLS,
-    ...(config.upstream.auth ? { auth: config.upstream.auth } : {}),
-    name: config.hostname,
-    maxConnections: config.upstream.maxConnections,
-    connectionTimeoutMs: config.upstream.connectTimeout,
-    socketTimeoutMs: config.upstream.socketTimeout,
-    ...(config.upstream.tlsInsecure ? { tls: { rejectUnauthorized: false } } : {}),
-  });
+  const upstream = createUpstream(config, upstreamSecurity, log);
   const onEvent = (e: DeliveryEvent): void => {
     const level = e.type === 'worker-error' || e.type === 'dsn-undeliverable' || e.type === 'audit-failed' ? 'error' : 'info';
     // upstream replies quoted in events can name a recipient ("<bob@x>: mailbox full")
@@ -191,7 +182,8 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   metrics.gauge(M.spool[0], M.spool[1], async () => (await spool.list()).length);
   worker.start();
   // not awaited: the relay serves (and spools) whether or not the upstream is up yet
-  void probeUpstream(up.host, up.port, { implicitTls: config.upstream.secure }).then((r) => {
+  const up = splitHostPort(config.upstream.address);
+  void probeUpstream(up.host, up.port, { implicitTls: upstreamSecurity.transport === 'implicit' }).then((r) => {
     if (!r.ok)
       log.warn(
         { upstream: config.upstream.address, reason: r.reason },
@@ -199,7 +191,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       );
   });
   log.info(
-    { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
+    { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
     `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
   );
 

@@ -55,12 +55,23 @@ function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): Reco
   return out;
 }
 
+/** Keys that were replaced, and by what: a config written for an older release gets a pointer. */
+const REPLACED: Readonly<Record<string, string>> = {
+  'upstream.secure': 'upstream.tls: implicit',
+  'upstream.requireTLS': 'upstream.tls: starttls',
+  'upstream.tlsInsecure': 'upstream.caFile (certificate verification cannot be switched off)',
+  'upstream.auth.pass': 'upstream.auth.passwordFile or upstream.auth.passwordEnv',
+};
+
 function describeIssues(err: z.ZodError): string {
   return err.issues
     .slice(0, 5)
     .map((i) => {
       const key = i.path.length ? i.path.join('.') : '(top level)';
-      if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => (i.path.length ? `${key}.${k}` : k)).join(', ')}`;
+      if (i.code === 'unrecognized_keys') {
+        const full = i.keys.map((k) => (i.path.length ? `${key}.${k}` : k));
+        return `unknown key${i.keys.length > 1 ? 's' : ''} ${full.map((k) => (REPLACED[k] ? `${k} (replaced by ${REPLACED[k]})` : k)).join(', ')}`;
+      }
       return `${key}: ${i.message}`;
     })
     .join('; ');

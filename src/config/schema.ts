@@ -67,16 +67,30 @@ export const configSchema = z.strictObject({
   upstream: z
     .strictObject({
       address: hostPort.default('127.0.0.1:25'),
-      secure: z.boolean().default(false),
-      requireTLS: z.boolean().default(false),
-      /** Skip certificate verification (test upstreams only). */
-      tlsInsecure: z.boolean().default(false),
-      auth: z.strictObject({ user: z.string().min(1), pass: z.string() }).optional(),
+      /**
+       * auto: STARTTLS required and verified, except to a loopback IP literal without credentials
+       * (src/delivery/upstreamTls.ts); starttls / implicit: always TLS; none: never (off loopback
+       * only with allowPlaintext).
+       */
+      tls: z.enum(['auto', 'starttls', 'implicit', 'none']).default('auto'),
+      /** The name the upstream's certificate must carry (and SNI); default: the host in address. */
+      serverName: z.string().min(1).optional(),
+      /** PEM file of the CA(s) that sign the upstream's certificate, instead of the system's. */
+      caFile: z.string().min(1).optional(),
+      /** tls: none to an upstream that is not on loopback: mail (and credentials) in clear text. */
+      allowPlaintext: z.boolean().default(false),
+      /** A client certificate for upstreams that ask for one. */
+      clientCert: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** SMTP AUTH to the upstream; the password comes from a file or an environment variable, never the config. */
+      auth: z
+        .strictObject({ user: z.string().min(1), passwordFile: z.string().min(1).optional(), passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional() })
+        .refine((a) => (a.passwordFile === undefined) !== (a.passwordEnv === undefined), 'set exactly one of passwordFile and passwordEnv')
+        .optional(),
       maxConnections: z.number().int().min(1).max(100).default(5),
       connectTimeout: duration.default(10_000),
       socketTimeout: duration.default(60_000),
     })
-    .default({ address: '127.0.0.1:25', secure: false, requireTLS: false, tlsInsecure: false, maxConnections: 5, connectTimeout: 10_000, socketTimeout: 60_000 }),
+    .default({ address: '127.0.0.1:25', tls: 'auto', allowPlaintext: false, maxConnections: 5, connectTimeout: 10_000, socketTimeout: 60_000 }),
   policy: z
     .strictObject({
       /** enforce: strip; monitor: deliver the original and only log what would have gone. */

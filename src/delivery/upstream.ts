@@ -1,8 +1,11 @@
 import nodemailer from 'nodemailer';
 import type { Mail, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer';
 
+import { ERRORS } from '../errors.js';
 import type { Copy, CopyOutcome, RecipientFailure } from './types.js';
 import { isTemporaryCode, oneLine } from './reply.js';
+import { sessionFailure, type SessionFailure } from './upstreamFailure.js';
+import { resolveUpstreamSecurity, type UpstreamSecurity } from './upstreamTls.js';
 
 /**
  * Where copies go. `send` never rejects: whatever happened (rejected recipients, a refused
@@ -18,11 +21,11 @@ export interface Upstream {
 export interface SmtpUpstreamOptions {
   readonly host: string;
   readonly port: number;
-  /** Implicit TLS (port 465 style). */
-  readonly secure?: boolean;
-  /** Refuse to send unless STARTTLS succeeds. */
-  readonly requireTLS?: boolean;
-  readonly auth?: { readonly user: string; readonly pass: string };
+  /**
+   * Transport, trust and credentials (upstreamTls.ts). Default: what `upstream.tls: auto` gives
+   * for `host` without credentials (plain text on a loopback literal, verified STARTTLS elsewhere).
+   */
+  readonly security?: UpstreamSecurity;
   /** Name sent in EHLO/HELO. */
   readonly name?: string;
   readonly maxConnections?: number;
@@ -35,8 +38,8 @@ export interface SmtpUpstreamOptions {
    * used it; more would keep the SMTP client waiting while our own spool retries anyway.
    */
   readonly maxRequeues?: number;
-  /** TLS options passed to the socket, e.g. { rejectUnauthorized: false } for a lab upstream. */
-  readonly tls?: { readonly rejectUnauthorized?: boolean; readonly servername?: string };
+  /** Told when TLS or AUTH with the upstream failed (the operational log line); never given secrets. */
+  readonly onSessionFailure?: (failure: SessionFailure) => void;
 }
 
 /** Reply used for failures that carry no SMTP reply (refused, reset, timed out, DNS). */
@@ -46,13 +49,14 @@ export const UNREACHABLE_ENHANCED = '4.4.1';
 export class SmtpUpstream implements Upstream {
   private readonly transport: Mail<SMTPPoolSentMessageInfo, SMTPPoolOptions>;
 
+  private readonly onSessionFailure: (failure: SessionFailure) => void;
+
   constructor(options: SmtpUpstreamOptions) {
+    const security = options.security ?? resolveUpstreamSecurity({ host: options.host, tls: 'auto', allowPlaintext: false });
     const poolOptions: SMTPPoolOptions & { pool: true } = {
       pool: true,
       host: options.host,
       port: options.port,
-      secure: options.secure ?? false,
-      requireTLS: options.requireTLS ?? false,
       maxConnections: options.maxConnections ?? 5,
       maxRequeues: options.maxRequeues ?? 1,
       connectionTimeout: options.connectionTimeoutMs ?? 30_000,
@@ -60,11 +64,12 @@ export class SmtpUpstream implements Upstream {
       socketTimeout: options.socketTimeoutMs ?? 120_000,
       logger: false,
       debug: false,
+      ...transportOptions(security),
     };
     if (options.name !== undefined) poolOptions.name = options.name;
-    if (options.auth !== undefined) poolOptions.auth = { user: options.auth.user, pass: options.auth.pass };
-    if (options.tls !== undefined) poolOptions.tls = { ...options.tls };
+    if (security.auth !== undefined) poolOptions.auth = { user: security.auth.user, pass: security.auth.pass };
     this.transport = nodemailer.createTransport(poolOptions);
+    this.onSessionFailure = options.onSessionFailure ?? (() => undefined);
   }
 
   async send(copy: Copy): Promise<CopyOutcome> {
@@ -78,6 +83,8 @@ export class SmtpUpstream implements Upstream {
       });
       return outcomeFromInfo(to, info);
     } catch (err) {
+      const failure = sessionFailure(err as NodemailerError);
+      if (failure !== null) this.onSessionFailure(failure);
       return outcomeFromError(to, err as NodemailerError);
     }
   }
@@ -155,6 +162,13 @@ export function outcomeFromError(to: readonly string[], err: NodemailerError): C
 }
 
 function failureFromError(recipient: string, err: NodemailerError): RecipientFailure {
+  // TLS and AUTH failures say nothing about the message: whatever code the upstream used (a 502
+  // to a STARTTLS it does not know, a 535 to our password), the copy is kept and retried
+  const session = sessionFailure(err);
+  if (session !== null) {
+    const spec = ERRORS[session.error];
+    return { recipient, code: spec.smtp, response: `${spec.smtp} ${spec.enhanced} ${session.reply}`, temporary: true };
+  }
   const code = err.responseCode;
   if (typeof code === 'number' && code >= 400 && code < 600) {
     const response = oneLine(err.response ?? `${code} ${err.message}`);
@@ -168,4 +182,11 @@ function failureFromError(recipient: string, err: NodemailerError): RecipientFai
     response: `${UNREACHABLE_CODE} ${UNREACHABLE_ENHANCED} upstream unreachable: ${reason}`,
     temporary: true,
   };
+}
+
+/** nodemailer's spelling of an UpstreamSecurity. */
+function transportOptions(security: UpstreamSecurity): Pick<SMTPPoolOptions, 'secure' | 'requireTLS' | 'ignoreTLS' | 'tls'> {
+  if (security.transport === 'plain') return { secure: false, requireTLS: false, ignoreTLS: true };
+  const tls = { ...security.tls };
+  return security.transport === 'implicit' ? { secure: true, requireTLS: false, ignoreTLS: false, tls } : { secure: false, requireTLS: true, ignoreTLS: false, tls };
 }

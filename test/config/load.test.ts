@@ -48,6 +48,11 @@ describe('configuration', () => {
     ['bad mode', 'policy:\n  mode: strict\n', /policy.mode/],
     ['not YAML', 'listen: [\n', /not valid YAML/],
     ['not a mapping', '- a\n- b\n', /mapping/],
+    ['a replaced upstream key', 'upstream:\n  tlsInsecure: true\n', /unknown key upstream.tlsInsecure \(replaced by upstream.caFile/],
+    ['a password in the config', 'upstream:\n  auth:\n    user: u\n    pass: secret\n', /upstream.auth.pass \(replaced by upstream.auth.passwordFile or upstream.auth.passwordEnv\)/],
+    ['no password source', 'upstream:\n  auth:\n    user: u\n', /upstream.auth: set exactly one of passwordFile and passwordEnv/],
+    ['two password sources', 'upstream:\n  auth:\n    user: u\n    passwordFile: /x\n    passwordEnv: X\n', /upstream.auth: set exactly one/],
+    ['bad tls mode', 'upstream:\n  tls: maybe\n', /upstream.tls/],
   ])('names the problem: %s', (_n, text, re) => {
     expect(() => loadConfig(file(text))).toThrow(re);
   });

@@ -46,15 +46,40 @@ export interface StartUpstreamOptions {
   readonly port?: number;
   /** Server name in the greeting. */
   readonly name?: string;
+  /** Listen on this loopback address (127.0.0.x) instead of 127.0.0.1. */
+  readonly host?: string;
+  /** Offer STARTTLS with this certificate (or, with `secure`, speak TLS from the first byte). */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly secure?: boolean; readonly clientCa?: Buffer };
+  /**
+   * Offer AUTH PLAIN/LOGIN and accept these credentials, also without TLS (as a careless server
+   * would), so that a test can see whether the client holds them back.
+   */
+  readonly auth?: { readonly user: string; readonly pass: string };
+}
+
+/** What the upstream saw of one session when MAIL FROM arrived. */
+export interface SessionSeen {
+  /** The session ran under TLS (STARTTLS or implicit) by then. */
+  readonly secure: boolean;
+  /** The user the client authenticated as, or null. */
+  readonly user: string | null;
+  /** Subject of the client certificate the session presented, if any. */
+  readonly clientCertSubject: string | null;
 }
 
 export interface RecordingUpstream {
-  readonly host: '127.0.0.1';
+  readonly host: string;
   readonly port: number;
   /** Accepted transactions, in order. */
   readonly received: Received[];
   /** Every transaction that reached DATA, accepted or not (with the verdict given). */
   readonly attempts: Array<Received & { readonly verdict: Verdict }>;
+  /** One entry per MAIL FROM: was the session encrypted and authenticated then. */
+  readonly sessions: SessionSeen[];
+  /** Every AUTH attempt, with whether it came over TLS. */
+  readonly auths: Array<{ readonly user: string; readonly secure: boolean }>;
+  /** Every byte received on the TCP sockets (after STARTTLS: ciphertext, if any reaches here). */
+  wire(): Buffer;
   setBehaviour(fn: Behaviour): void;
   /** Stop listening and drop open connections (clients see 421 / a reset, then "connection refused"). */
   down(): Promise<void>;
@@ -78,6 +103,12 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
   // smtp-server keeps envelope state on the session; we keep our own keyed by session id so the
   // recorded `to` holds only what we accepted.
   const transactions = new Map<string, Transaction>();
+  const sessions: SessionSeen[] = [];
+  const auths: Array<{ user: string; secure: boolean }> = [];
+  const wire: Buffer[] = [];
+  const peerCerts = new Map<string, string>();
+  const host = opts.host ?? '127.0.0.1';
+  const tls = opts.tls;
 
   const toError = (v: Exclude<Verdict, 'accept'>): Error & { responseCode: number } =>
     Object.assign(new Error(v.message), { responseCode: v.code });
@@ -95,7 +126,20 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
     new SMTPServer({
       name: opts.name ?? 'upstream.test',
       authOptional: true,
-      disabledCommands: ['STARTTLS'],
+      disabledCommands: [...(tls ? [] : ['STARTTLS']), ...(opts.auth ? [] : ['AUTH'])],
+      ...(tls ? { key: tls.key, cert: tls.cert, secure: tls.secure ?? false } : {}),
+      ...(tls?.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: tls.clientCa } : {}),
+      ...(opts.auth ? { authMethods: ['PLAIN', 'LOGIN'], allowInsecureAuth: true } : {}),
+      onSecure(socket, session, cb) {
+        const cert = (socket as import('node:tls').TLSSocket).getPeerCertificate?.();
+        if (cert && typeof cert.subject === 'object' && cert.subject !== null) peerCerts.set(session.id, String(cert.subject.CN ?? ''));
+        cb();
+      },
+      onAuth(auth, session, cb) {
+        auths.push({ user: auth.username ?? '', secure: session.secure });
+        const ok = opts.auth !== undefined && auth.username === opts.auth.user && auth.password === opts.auth.pass;
+        cb(ok ? null : Object.assign(new Error('5.7.8 authentication failed'), { responseCode: 535 }), ok ? { user: auth.username } : undefined);
+      },
       // smtp-server's own enhanced codes stay off: the test's reply text (which may start with one) goes out verbatim.
       hideENHANCEDSTATUSCODES: true,
       logger: false,
@@ -103,6 +147,8 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
       closeTimeout: 50,
       onMailFrom(address, session, cb) {
         transactions.set(session.id, { from: address.address, to: [] });
+        const peer = peerCerts.get(session.id) ?? null;
+        sessions.push({ secure: session.secure, user: typeof session.user === 'string' ? session.user : null, clientCertSubject: peer });
         const v = behaviour({ stage: 'mail', from: address.address });
         cb(v === 'accept' ? null : toError(v));
       },
@@ -131,14 +177,21 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
       },
     });
 
-  let server = makeServer();
+  const tap = (server: SMTPServer): SMTPServer => {
+    server.server.on('connection', (socket: import('node:net').Socket) => socket.on('data', (c: Buffer) => wire.push(Buffer.from(c))));
+    // a client that gives up on our certificate closes mid-handshake: smtp-server reports that as
+    // a server error, which for a test upstream is an expected outcome, not a crash
+    server.on('error', () => undefined);
+    return server;
+  };
+  let server = tap(makeServer());
   let listening = false;
 
   const listen = (port: number): Promise<number> =>
     new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, host, () => {
         server.off('error', onError);
         listening = true;
         const addr = server.server.address();
@@ -156,10 +209,13 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
   const port = await listen(opts.port ?? 0);
 
   return {
-    host: '127.0.0.1',
+    host,
     port,
     received,
     attempts,
+    sessions,
+    auths,
+    wire: () => Buffer.concat(wire),
     setBehaviour(fn) {
       behaviour = fn;
     },
@@ -168,7 +224,7 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
     },
     async up() {
       if (listening) return;
-      server = makeServer();
+      server = tap(makeServer());
       await listen(port);
     },
     waitFor(n, timeoutMs = 5000) {

@@ -22,7 +22,7 @@ interface DispositionBase {
 
 /** What happened to the DSN owed for bounced recipients. */
 export interface DsnFate {
-  /** sent: accepted upstream at once; queued: in the spool (spoolId); undeliverable: refused for good; suppressed: null sender, nobody to tell. */
+  /** sent: accepted upstream at once; queued: in the spool (spoolId); undeliverable: refused for good; suppressed: null sender, or a sender the listener did not vouch for (no backscatter). */
   readonly fate: 'sent' | 'queued' | 'undeliverable' | 'suppressed';
   /** The DSN's recipient (the original envelope sender); null when suppressed. */
   readonly to: string | null;

@@ -38,6 +38,8 @@ export interface SpoolMeta {
   readonly lastError: string | null;
   /** Last failure per remaining recipient, so a DSN can quote the upstream's own reply. */
   readonly failures: readonly RecipientFailure[];
+  /** Copy.senderVouched: whether a DSN may go to the envelope sender. Absent in entries written before it was kept (true). */
+  readonly senderVouched?: boolean;
 }
 
 export interface SpoolEntry {
@@ -260,6 +262,7 @@ function parseMeta(line: string): SpoolMeta {
     nextAttemptAt: m.nextAttemptAt,
     lastError: typeof m.lastError === 'string' ? m.lastError : null,
     failures: Array.isArray(m.failures) ? m.failures : [],
+    ...(typeof m.senderVouched === 'boolean' ? { senderVouched: m.senderVouched } : {}),
   };
 }
 

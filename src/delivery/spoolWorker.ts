@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 
 import { dsnCopy } from './bounce.js';
+import { dsnRecipient } from './dsnPolicy.js';
 import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
 import { byResponse, type Disposition, type DispositionSink, type DsnFate } from './dispositions.js';
@@ -250,8 +251,9 @@ export class SpoolWorker {
    */
   private async bounce(msg: SpoolMessage, failures: readonly RecipientFailure[]): Promise<DsnFate> {
     const sender = msg.meta.envelope.from;
-    if (sender === '') {
-      this.emit({ type: 'dsn-suppressed', forId: msg.id, reason: 'null-sender' });
+    const dsnTo = dsnRecipient(sender, msg.meta.senderVouched);
+    if ('suppressed' in dsnTo) {
+      this.emit({ type: 'dsn-suppressed', forId: msg.id, reason: dsnTo.suppressed });
       return { fate: 'suppressed', to: null, spoolId: null };
     }
     const copy = dsnCopy({

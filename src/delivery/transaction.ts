@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 
 import { ERRORS, RelayError, isRelayError } from '../errors.js';
 import { dsnCopy } from './bounce.js';
+import { dsnRecipient } from './dsnPolicy.js';
 import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
 import { byResponse, type Disposition, type DispositionSink, type DsnFate } from './dispositions.js';
@@ -137,6 +138,7 @@ export async function deliverTransaction(
           nextAttemptAt: new Date(now() + firstRetry).toISOString(),
           lastError: temporary[0]?.response ?? outcome.response,
           failures: temporary,
+          ...(copy.senderVouched !== undefined ? { senderVouched: copy.senderVouched } : {}),
         };
         const id = await spool.enqueue(meta, copy.raw);
         written.push(id);
@@ -152,8 +154,9 @@ export async function deliverTransaction(
             remainder.push({ type: 'bounced', queueId, consentClass: copy.consentClass, recipients, response, spoolId: null, attempt: 1, cause: 'permanent', dsn });
           }
         };
-        if (copy.envelope.from === '') {
-          emit({ type: 'dsn-suppressed', forId: null, reason: 'null-sender' });
+        const dsnTo = dsnRecipient(copy.envelope.from, copy.senderVouched);
+        if ('suppressed' in dsnTo) {
+          emit({ type: 'dsn-suppressed', forId: null, reason: dsnTo.suppressed });
           bounced({ fate: 'suppressed', to: null, spoolId: null });
           continue;
         }

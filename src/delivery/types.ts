@@ -16,6 +16,11 @@ export interface Copy {
   readonly raw: Buffer;
   /** Message-ID header value of the copy, for logs and queue listings; null when the message has none. */
   readonly messageId: string | null;
+  /**
+   * The listener vouched for the envelope sender (dsnPolicy.ts), so a DSN may go to it. The
+   * pipeline always sets it; absent means true (callers and spool entries from before the rule).
+   */
+  readonly senderVouched?: boolean;
 }
 
 /** One recipient the upstream did not accept, with the upstream's own reply. */

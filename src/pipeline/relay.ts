@@ -20,6 +20,8 @@ import { bugReport } from '../log.js';
 import type { CampaignStore } from '../campaign/store.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
 import { receivedHeader, type TraceInfo } from './received.js';
+import { senderVouch } from './vouch.js';
+import type { SenderVouch } from '../delivery/dsnPolicy.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
@@ -56,6 +58,8 @@ export interface Transaction {
   readonly raw: Buffer;
   /** Who handed the message over: every copy leaves with a Received: header saying so. */
   readonly trace: TraceInfo;
+  /** Set by a listener that vouches for the sender in a way `trace` does not show (vouch.ts); DSNs go only to vouched senders. */
+  readonly senderVouch?: SenderVouch;
 }
 
 export interface ClassCopy {
@@ -120,6 +124,7 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
   const campaign = deps.campaigns ? { store: deps.campaigns, sender: tx.from, onLearned: (t: LearnedTemplate) => void learned.push(t) } : undefined;
   // copies whose Received: header is the same (all but single-recipient ones) share one buffer
   const traced = new Map<string, Buffer>();
+  const senderVouched = senderVouch(tx) !== 'none';
   for (const [key, { consent, to }] of classes) {
     // prepended before the engine runs, so the bytes it returns (those delivered) carry it; the
     // engine passes header blocks through, and full consent and monitor mode send this buffer
@@ -136,7 +141,7 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
     if (!isCanonical(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
     const raw = deps.mode === 'monitor' ? input : result.output;
-    out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });
+    out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId, senderVouched }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });
   }
   return out;
 }

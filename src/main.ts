@@ -17,7 +17,7 @@ import type { DeliveryEvent } from './delivery/events.js';
 import { Spool } from './delivery/spool.js';
 import { SpoolWorker } from './delivery/spoolWorker.js';
 import { probeUpstream } from './delivery/probe.js';
-import { createUpstream, upstreamSecurityFromConfig } from './delivery/upstreamConfig.js';
+import { createUpstream, upstreamSecurityFromSettings } from './delivery/upstreamConfig.js';
 import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
 import { openAuditRecorder } from './pipeline/audit.js';
@@ -70,7 +70,9 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     );
   }
   // before any store: a setting that would send mail or a password in clear text is refused (exit 78)
-  const upstreamSecurity = upstreamSecurityFromConfig(config);
+  const up = splitHostPort(config.upstream.address);
+  const upstreamSettings = { ...config.upstream, ...up };
+  const upstreamSecurity = upstreamSecurityFromSettings(upstreamSettings);
   for (const w of upstreamSecurity.warnings) log.warn({ upstream: config.upstream.address }, w);
   // a data directory others can read is refused (exit 78), a missing one made 0700
   checkDataDir(config.dataDir, { create: true });
@@ -99,7 +101,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     await consent.close();
     throw err;
   }
-  const upstream = createUpstream(config, upstreamSecurity, log);
+  const upstream = createUpstream(upstreamSettings, upstreamSecurity, config.hostname, log);
   const onEvent = (e: DeliveryEvent): void => {
     const level = e.type === 'worker-error' || e.type === 'dsn-undeliverable' || e.type === 'audit-failed' ? 'error' : 'info';
     // upstream replies quoted in events can name a recipient ("<bob@x>: mailbox full")
@@ -182,7 +184,6 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   metrics.gauge(M.spool[0], M.spool[1], async () => (await spool.list()).length);
   worker.start();
   // not awaited: the relay serves (and spools) whether or not the upstream is up yet
-  const up = splitHostPort(config.upstream.address);
   void probeUpstream(up.host, up.port, { implicitTls: upstreamSecurity.transport === 'implicit' }).then((r) => {
     if (!r.ok)
       log.warn(

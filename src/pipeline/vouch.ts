@@ -6,11 +6,11 @@
  * listener, whose clients are the operator's own processes). Anything else is not vouched for.
  */
 import type { SenderVouch } from '../delivery/dsnPolicy.js';
-import { isLoopback } from '../smtp/connect.js';
+import { isLoopbackLiteral } from '../delivery/upstreamTls.js';
 import type { TraceInfo } from './received.js';
 
 export function senderVouch(tx: { readonly senderVouch?: SenderVouch | undefined; readonly trace: Pick<TraceInfo, 'auth' | 'clientAddress'> }): SenderVouch {
   if (tx.senderVouch !== undefined) return tx.senderVouch;
   if (tx.trace.auth !== undefined) return 'authenticated';
-  return isLoopback(tx.trace.clientAddress) ? 'local' : 'none';
+  return isLoopbackLiteral(tx.trace.clientAddress.replace(/^::ffff:/i, '')) ? 'local' : 'none';
 }

@@ -13,7 +13,7 @@ import type { AuditRow } from '../../src/audit/log.js';
 import { SqliteAuditLog } from '../../src/audit/sqlite.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { upstreamSecurityFromConfig } from '../../src/delivery/upstreamConfig.js';
+import { upstreamSecurityFromSettings } from '../../src/delivery/upstreamConfig.js';
 import { createLogger } from '../../src/log.js';
 import { startRelay } from '../../src/main.js';
 import { makeSelfSigned, type CertFiles } from '../helpers/certs.js';
@@ -134,7 +134,8 @@ describe('settings refused or warned at start', () => {
 
   it('allowPlaintext: true is accepted, with a warning naming the upstream (not started here: it would probe a remote host)', async () => {
     const dir = await dataDir();
-    const security = upstreamSecurityFromConfig(config(dir, { address: '192.0.2.10:25', tls: 'none', allowPlaintext: true }));
+    const cfg = config(dir, { address: '192.0.2.10:25', tls: 'none', allowPlaintext: true });
+    const security = upstreamSecurityFromSettings({ ...cfg.upstream, host: '192.0.2.10', port: 25 });
     expect(security.transport).toBe('plain');
     expect(security.warnings).toEqual(['upstream.allowPlaintext: mail to 192.0.2.10 leaves in clear text, readable and changeable by anyone on the path']);
   });

@@ -69,6 +69,8 @@ export const ERRORS = {
   CONFIG_INVALID: { smtp: 451, enhanced: '4.3.5', temporary: true, exit: 78 },
   USAGE: { smtp: 501, enhanced: '5.5.4', temporary: false, exit: 64 },
   INPUT_UNREADABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 66 },
+  // `consent import` with bad rows (each reported with its line; nothing recorded): EX_DATAERR
+  IMPORT_INVALID: { smtp: 501, enhanced: '5.5.4', temporary: false, exit: 65 },
   RULES_INVALID: { smtp: 451, enhanced: '4.3.5', temporary: true, exit: 78 },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -8,7 +8,22 @@ import { AUDIT_EVENT_TYPES, type AuditEventType } from '../audit/events.js';
 import type { AuditFormat } from '../audit/report.js';
 import type { ConsentScope } from '../consent/store.js';
 import { RelayError, isRelayError } from '../errors.js';
-import { parseAuditFormat, parseAuditType, parseLimit, parseScopeOption, parseWhen } from './parse.js';
+import type { ExportFormat } from '../consent/commands.js';
+import { parseAuditFormat, parseAuditType, parseExportFormat, parseLimit, parseScopeOption, parseWhen } from './parse.js';
+
+interface Wording {
+  wordingVersion?: string;
+  wordingFile?: string;
+  wordingSha256?: string;
+}
+
+function wordingOf(o: Wording): Wording {
+  return {
+    ...(o.wordingVersion === undefined ? {} : { wordingVersion: o.wordingVersion }),
+    ...(o.wordingFile === undefined ? {} : { wordingFile: o.wordingFile }),
+    ...(o.wordingSha256 === undefined ? {} : { wordingSha256: o.wordingSha256 }),
+  };
+}
 
 interface CommonOptions {
   config?: string;
@@ -118,8 +133,14 @@ Examples:
     .option('--evidence <text>', 'reference to proof: ticket, form submission id, copy of the form text')
     .option('--until <date>', 'the grant lapses then: a date (2027-12-31), a time, or a duration from now (365d)', (v: string) => parseWhen(v, '--until', 1))
     .option('--by <name>', 'who records it (default: the user running the command)')
-    .addHelpText('after', '\nExample:\n  consent-relay consent grant alice@example.org --scope opens,clicks --source "webinar signup 2026-10" --evidence "form #1234" --until 365d')
-    .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; until?: string; by?: string }) => {
+    .option('--wording-version <v>', 'the version of the consent wording the person was shown, e.g. "signup form v3"')
+    .option('--wording-file <file>', 'a file with that wording\'s text: its SHA-256 is recorded (the text is not)')
+    .option('--wording-sha256 <hex>', 'the SHA-256 of that wording\'s text, if you have it rather than the file')
+    .addHelpText(
+      'after',
+      '\nADDR may be a whole domain, @customer.example (e.g. a customer contract covering everyone there);\nan individual withdrawal always wins over it.\n\nExample:\n  consent-relay consent grant alice@example.org --scope opens,clicks --source "webinar signup 2026-10" --evidence "form #1234" --until 365d --wording-version v3 --wording-file form-v3.txt',
+    )
+    .action(async (address: string, o: CommonOptions & Wording & { scope?: ConsentScope[]; source?: string; evidence?: string; until?: string; by?: string }) => {
       setExit(
         await (await load.consent()).consentGrantCommand(configFrom(o), {
           address,
@@ -128,6 +149,7 @@ Examples:
           ...(o.evidence === undefined ? {} : { evidence: o.evidence }),
           ...(o.until === undefined ? {} : { until: o.until }),
           ...(o.by === undefined ? {} : { by: o.by }),
+          ...wordingOf(o),
         }),
       );
     });
@@ -167,6 +189,47 @@ Examples:
     .argument('<addr>', 'recipient email address')
     .action(async (address: string, o: CommonOptions) => {
       setExit(await (await load.consent()).consentShowCommand(configFrom(o), { address }));
+    });
+
+  withCommon(consent.command('import'))
+    .description('record consent from a CSV file: a consent-relay export, or a HubSpot, Salesforce or Pipedrive contact export')
+    .argument('<file>', 'CSV file, or - for standard input')
+    .option('--dry-run', 'check every row and report bad ones with their line numbers; record nothing')
+    .option('-s, --scope <scopes>', 'what a CRM row\'s opt-in covers: opens, clicks or opens,clicks (required when the CRM file has opt-ins)', parseScopeOption)
+    .option('--source <text>', 'source recorded on CRM rows (default: "import of <format> export")')
+    .option('--by <name>', 'who records it (default: the user running the command)')
+    .option('--wording-version <v>', 'the version of the consent wording these people were shown')
+    .option('--wording-file <file>', 'a file with that wording\'s text (its SHA-256 is recorded)')
+    .option('--wording-sha256 <hex>', 'the SHA-256 of that text')
+    .addHelpText(
+      'after',
+      `
+All or nothing: if any row is bad, every bad row is listed with its line number, nothing is recorded
+and the exit status is 65. Every event records the file's SHA-256 and its row's line. The column
+mapping per CRM is in the README (Recording consent).
+
+Examples:
+  consent-relay consent import hubspot-contacts.csv --scope opens,clicks --dry-run
+  consent-relay consent import consent-backup.csv          # a file written by consent export`,
+    )
+    .action(async (file: string, o: CommonOptions & Wording & { dryRun?: boolean; scope?: ConsentScope[]; source?: string; by?: string }) => {
+      setExit(
+        await (await load.consent()).consentImportCommand(configFrom(o), {
+          file,
+          dryRun: Boolean(o.dryRun),
+          ...(o.scope ? { scopes: o.scope } : {}),
+          ...(o.source === undefined ? {} : { source: o.source }),
+          ...(o.by === undefined ? {} : { by: o.by }),
+          ...wordingOf(o),
+        }),
+      );
+    });
+
+  withCommon(consent.command('export'))
+    .description('every consent event (domain-wide ones too) as CSV (the format import reads) or JSON, on stdout')
+    .option('-f, --format <format>', 'csv or json', parseExportFormat, 'csv' as ExportFormat)
+    .action(async (o: CommonOptions & { format: ExportFormat }) => {
+      setExit(await (await load.consent()).consentExportCommand(configFrom(o), { format: o.format }));
     });
 
   withCommon(consent.command('list'))

@@ -5,7 +5,7 @@
  */
 import { AUDIT_EVENT_TYPES, type AuditEventType } from '../audit/events.js';
 import { AUDIT_FORMATS, type AuditFormat } from '../audit/report.js';
-import { parseScopes } from '../consent/commands.js';
+import { EXPORT_FORMATS, parseScopes, type ExportFormat } from '../consent/commands.js';
 import type { ConsentScope } from '../consent/store.js';
 import { RelayError } from '../errors.js';
 
@@ -52,5 +52,12 @@ export function parseAuditType(value: string): AuditEventType {
   const v = value.trim().toLowerCase();
   const found = AUDIT_EVENT_TYPES.find((t) => t === v);
   if (!found) throw new RelayError('USAGE', `--type must be one of ${AUDIT_EVENT_TYPES.join(', ')}, not "${value}"`);
+  return found;
+}
+
+export function parseExportFormat(value: string): ExportFormat {
+  const v = value.trim().toLowerCase();
+  const found = EXPORT_FORMATS.find((f) => f === v);
+  if (!found) throw new RelayError('USAGE', `--format must be one of ${EXPORT_FORMATS.join(', ')}, not "${value}"`);
   return found;
 }

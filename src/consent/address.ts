@@ -44,3 +44,17 @@ export function validateAddress(address: string): string {
   if (!DOMAIN.test(domain)) fail(`"${domain}" is not a domain name`);
   return a;
 }
+
+/**
+ * A consent record's key: a mailbox (validateAddress) or a whole domain written "@domain"
+ * (domain-level consent). Throws RelayError USAGE.
+ */
+export function validateConsentKey(key: string): string {
+  const k = normaliseAddress(key);
+  if (!k.startsWith('@')) return validateAddress(key);
+  const domain = k.slice(1);
+  if (!domain || domain.includes('@') || !DOMAIN.test(domain) || domain.length > MAX_ADDRESS) {
+    throw new RelayError('USAGE', `invalid domain "${key.trim()}": a domain-level record is "@" followed by a domain name, e.g. @customer.example`);
+  }
+  return k;
+}

@@ -110,7 +110,8 @@ describe('SqliteConsentStore', () => {
 
   const invalid: [string, Partial<NewConsentEvent>, RegExp][] = [
     ['no @', { address: 'alice.example.com' }, /no "@"/],
-    ['empty local part', { address: '@example.com' }, /before "@" is empty/],
+    ['"@" alone (neither a mailbox nor a domain)', { address: '@' }, /invalid domain/],
+    ['a domain record with a second "@"', { address: '@a@example.com' }, /invalid domain/],
     ['display name pasted', { address: 'Alice <alice@example.com>' }, /spaces|angle brackets/],
     ['angle brackets', { address: '<alice@example.com>' }, /angle brackets/],
     ['bad domain', { address: 'alice@exa mple.com' }, /not a domain name/],

@@ -24,6 +24,7 @@ import { receivedFields, withoutTrace } from '../helpers/received.js';
  */
 const TRACKERS = 150_000;
 import type { Engine } from '../../src/pipeline/relay.js';
+import { emptyConsentStore } from '../../src/consent/empty.js';
 import type { ConsentStore } from '../../src/consent/store.js';
 import { SqliteAuditLog } from '../../src/audit/sqlite.js';
 
@@ -332,6 +333,7 @@ describe('fail closed', () => {
 
   it('a consent store that cannot answer fails the recipient with 451 at RCPT; nothing is delivered', async () => {
     const failing: ConsentStore = {
+      ...emptyConsentStore(),
       lookup: async () => {
         throw new RelayError('CONSENT_STORE_UNAVAILABLE', 'consent store unavailable (database is locked)');
       },
@@ -355,6 +357,8 @@ describe('fail closed', () => {
   it('a store that fails in a way it should not (a plain Error, a USAGE error from a bad row) is still a 451 at RCPT', async () => {
     for (const thrown of [new Error('disk I/O error'), new RelayError('USAGE', 'unknown consent scope "x"')]) {
       const failing: ConsentStore = {
+        ...emptyConsentStore(),
+      ...emptyConsentStore(),
         lookup: async () => {
           throw thrown;
         },

@@ -7,18 +7,20 @@
  * that nothing is recorded (and say where they looked, in case --data-dir was wrong).
  */
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
 import type { Config } from '../../config/schema.js';
-import { validateAddress } from '../../consent/address.js';
-import { grantConsent, listConsent, showConsent, withdrawConsent } from '../../consent/commands.js';
+import { validateConsentKey } from '../../consent/address.js';
+import { emptyConsentStore } from '../../consent/empty.js';
+import { exportConsent, grantConsent, importConsent, listConsent, showConsent, withdrawConsent, wordingHash, type ExportFormat } from '../../consent/commands.js';
+import { planImport } from '../../consent/import.js';
 import { CONSENT_DB_FILE, SqliteConsentStore } from '../../consent/sqlite.js';
-import type { ConsentEvent, ConsentScope, ConsentState, ConsentStore } from '../../consent/store.js';
+import type { ConsentEvent, ConsentScope, ConsentStore } from '../../consent/store.js';
 import { RelayError } from '../../errors.js';
-import { NO_CONSENT } from '../../rewrite/types.js';
 import { checkDataDir } from '../../store/dataDir.js';
 import { oneLine } from '../../store/table.js';
-import { writeStdout } from '../io.js';
+import { readInput, writeStdout } from '../io.js';
 
 export interface ConsentGrantOptions {
   readonly address: string;
@@ -31,6 +33,10 @@ export interface ConsentGrantOptions {
   readonly until?: string;
   /** Who records it; default the operating-system user. */
   readonly by?: string;
+  /** The version of the wording shown, and a file with its text (hashed) or the hash itself. */
+  readonly wordingVersion?: string;
+  readonly wordingFile?: string;
+  readonly wordingSha256?: string;
 }
 
 export interface ConsentWithdrawOptions {
@@ -44,7 +50,7 @@ export interface ConsentWithdrawOptions {
 
 export async function consentGrantCommand(config: Config, opts: ConsentGrantOptions): Promise<number> {
   // check everything the command line can get wrong before a store is created for it
-  validateAddress(opts.address);
+  validateConsentKey(opts.address);
   if (!opts.scopes || opts.scopes.length === 0) {
     throw new RelayError('USAGE', 'a grant needs --scope: what the person agreed to, e.g. --scope opens,clicks (or clicks, or all)');
   }
@@ -52,6 +58,7 @@ export async function consentGrantCommand(config: Config, opts: ConsentGrantOpti
   if (!source) {
     throw new RelayError('USAGE', 'a grant needs --source: where the consent came from, e.g. --source "signup form on example.com, 2026-10"');
   }
+  const wording = await wordingOptions(opts);
   const event = await withStore(config, (store) =>
     grantConsent(store, {
       address: opts.address,
@@ -60,6 +67,7 @@ export async function consentGrantCommand(config: Config, opts: ConsentGrantOpti
       evidence: opts.evidence ?? null,
       until: opts.until ?? null,
       ...(opts.by ? { recordedBy: opts.by } : {}),
+      ...wording,
     }),
   );
   await writeStdout(recorded(event));
@@ -67,7 +75,7 @@ export async function consentGrantCommand(config: Config, opts: ConsentGrantOpti
 }
 
 export async function consentWithdrawCommand(config: Config, opts: ConsentWithdrawOptions): Promise<number> {
-  validateAddress(opts.address);
+  validateConsentKey(opts.address);
   const event = await withStore(config, (store) =>
     withdrawConsent(store, {
       address: opts.address,
@@ -82,7 +90,7 @@ export async function consentWithdrawCommand(config: Config, opts: ConsentWithdr
 }
 
 export async function consentShowCommand(config: Config, opts: { readonly address: string }): Promise<number> {
-  validateAddress(opts.address);
+  validateConsentKey(opts.address);
   await writeStdout(await withExistingStore(config, (store) => showConsent(store, opts.address)));
   return 0;
 }
@@ -90,6 +98,58 @@ export async function consentShowCommand(config: Config, opts: { readonly addres
 export async function consentListCommand(config: Config): Promise<number> {
   await writeStdout(await withExistingStore(config, (store) => listConsent(store)));
   return 0;
+}
+
+export interface ConsentImportOptions {
+  readonly file: string;
+  readonly dryRun: boolean;
+  readonly scopes?: readonly ConsentScope[];
+  readonly source?: string;
+  readonly by?: string;
+  readonly wordingVersion?: string;
+  readonly wordingFile?: string;
+  readonly wordingSha256?: string;
+}
+
+/** Exit 0 when recorded (or, dry run, all valid); 65 with every bad row's line on stdout otherwise. */
+export async function consentImportCommand(config: Config, opts: ConsentImportOptions): Promise<number> {
+  const bytes = await readInput(opts.file);
+  const wording = await wordingOptions(opts);
+  const plan = planImport({
+    bytes,
+    ...(opts.scopes ? { scopes: opts.scopes } : {}),
+    ...(opts.source ? { source: opts.source } : {}),
+    recordedBy: opts.by ?? currentUser(),
+    ...(wording.wordingVersion ? { wordingVersion: wording.wordingVersion } : {}),
+    ...(wording.wordingSha256 ? { wordingSha256: wording.wordingSha256 } : {}),
+    now: new Date(),
+  });
+  // a dry run must not create a store; a real import with bad rows must not either
+  const report = opts.dryRun || plan.problems.length ? await importConsent(EMPTY_STORE, plan, opts) : await withStore(config, (store) => importConsent(store, plan, opts));
+  await writeStdout(report.text);
+  if (!report.ok) throw new RelayError('IMPORT_INVALID', `${opts.file}: ${plan.problems.length} bad row${plan.problems.length === 1 ? '' : 's'} (listed above); nothing recorded`);
+  return 0;
+}
+
+export async function consentExportCommand(config: Config, opts: { readonly format: ExportFormat }): Promise<number> {
+  await writeStdout(await withExistingStore(config, (store) => exportConsent(store, opts.format)));
+  return 0;
+}
+
+async function wordingOptions(opts: { readonly wordingVersion?: string; readonly wordingFile?: string; readonly wordingSha256?: string }): Promise<{ wordingVersion?: string; wordingSha256?: string }> {
+  if (opts.wordingFile && opts.wordingSha256) throw new RelayError('USAGE', 'give the wording as --wording-file or as --wording-sha256, not both');
+  const sha = opts.wordingFile ? wordingHash(await readInput(opts.wordingFile)) : opts.wordingSha256?.trim().toLowerCase();
+  if (sha && !opts.wordingVersion?.trim()) throw new RelayError('USAGE', 'a wording needs --wording-version: which version of the text the person saw, e.g. --wording-version "signup form v3"');
+  if (sha && !/^[0-9a-f]{64}$/.test(sha)) throw new RelayError('USAGE', `--wording-sha256 must be 64 hex characters, not "${opts.wordingSha256 ?? ''}"`);
+  return { ...(opts.wordingVersion?.trim() ? { wordingVersion: opts.wordingVersion.trim() } : {}), ...(sha ? { wordingSha256: sha } : {}) };
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
 }
 
 /** "granted opens,clicks for alice@example.org until … (source: …; event #3)" */
@@ -118,12 +178,4 @@ async function withExistingStore<T>(config: Config, fn: (store: ConsentStore) =>
 }
 
 /** Stands in for a store that does not exist yet: no records, which means no consent. */
-const EMPTY_STORE: ConsentStore = {
-  lookup: async (addresses) => new Map(addresses.map((a) => [a.trim().toLowerCase(), NO_CONSENT])),
-  record: async () => {
-    throw new RelayError('CONSENT_STORE_UNAVAILABLE', 'the empty stand-in store cannot record');
-  },
-  show: async (address): Promise<ConsentState> => ({ address: validateAddress(address), consent: NO_CONSENT, history: [] }),
-  list: async () => [],
-  close: async () => undefined,
-};
+const EMPTY_STORE: ConsentStore = emptyConsentStore();

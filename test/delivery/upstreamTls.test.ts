@@ -144,6 +144,14 @@ describe('STARTTLS required', () => {
     expect(up.received).toEqual([]);
   });
 
+  it('implicit TLS to an upstream that speaks plain SMTP fails the handshake: 451 4.7.5, nothing sent', async () => {
+    const up = await upstreamServer({});
+    const out = await relaySide(up, { tls: 'implicit', caFile: ca.certFile }).upstream.send(copy);
+    expect(out.failed[0]).toMatchObject({ code: 451, temporary: true });
+    expect(out.failed[0]?.response).toMatch(/^451 4\.7\.5 TLS with the upstream failed: /);
+    expect(up.sessions).toEqual([]);
+  });
+
   it('presents the client certificate when configured', async () => {
     const up = await upstreamServer({ tls: { key: server.key, cert: server.cert, clientCa: ca.cert } });
     const { upstream } = relaySide(up, { caFile: ca.certFile, clientCert: { certFile: client.certFile, keyFile: client.keyFile } });

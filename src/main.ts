@@ -18,6 +18,7 @@ import { Spool } from './delivery/spool.js';
 import { SpoolWorker } from './delivery/spoolWorker.js';
 import { probeUpstream } from './delivery/probe.js';
 import { createUpstream, upstreamSecurityFromSettings } from './delivery/upstreamConfig.js';
+import { relayStartedEvent } from './audit/config.js';
 import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
 import { openAuditRecorder } from './pipeline/audit.js';
@@ -87,6 +88,8 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   try {
     audit = countingAudit(openAuditRecorder(config.dataDir), metrics);
     try {
+      // the chain records what was in force before any message is accepted under it
+      await audit.record([relayStartedEvent(config, rules.version)]);
       spool = await Spool.open(config.dataDir);
       if (config.campaign.enabled) {
         const c = config.campaign;

@@ -134,7 +134,72 @@ export interface DroppedEvent extends EventBase, SpoolFields {
   readonly type: 'dropped';
 }
 
+/**
+ * Events that are about the relay or a person rather than a message: `queueId` and
+ * `consentClass` are '' (the columns every event has), `recipientHashes` the people concerned.
+ */
+
+/** The relay started serving (one per start): which configuration and rules were in force. */
+export interface RelayStartedEvent extends EventBase {
+  readonly type: 'relay-started';
+  /** SHA-256 of the effective configuration (secrets replaced by a marker), see src/audit/config.ts. */
+  readonly configHash: string;
+  readonly rulesVersion: string;
+  readonly mode: 'enforce' | 'monitor';
+  /** consent-relay's own version. */
+  readonly version: string;
+}
+
+/**
+ * A consent record changed (one per consent event, with the consent store's id of it). The
+ * recipient is its keyed hash; source and evidence stay in the consent store, which can erase them.
+ */
+export interface ConsentChangedEvent extends EventBase {
+  readonly type: 'consent-changed';
+  readonly action: 'grant' | 'withdraw';
+  readonly scopes: readonly string[];
+  /** cli, import, http, … */
+  readonly method: string;
+  /** The consent store's id of the event, to find its evidence while it is kept. */
+  readonly consentEventId: number | null;
+  readonly until: string | null;
+  /** Set for a domain-wide record (`@customer.example`); recipientHashes is then empty. */
+  readonly domain?: string;
+  /** The wording shown, when recorded (version and SHA-256 of its text). */
+  readonly wordingVersion?: string;
+  readonly wordingSha256?: string;
+}
+
+/**
+ * A data-subject request was carried out (`subject export|erase|object|rectify`). `receipt` is the
+ * id printed on the receipt; `counts` what was found or removed. No address: the person is
+ * `recipientHashes` (for rectify: the old and the new hash).
+ */
+export interface SubjectRequestEvent extends EventBase {
+  readonly type: 'subject-request';
+  readonly request: 'export' | 'erase' | 'object' | 'rectify' | 'unobject';
+  readonly receipt: string;
+  readonly counts?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Events older than `before` were deleted for retention. Only a prefix of the chain can be purged:
+ * events 1..throughSeq, the last of which had MAC `throughMac`, which is what the first remaining
+ * event links to; `audit verify` accepts the missing prefix because of this event.
+ */
+export interface RetentionPurgedEvent extends EventBase {
+  readonly type: 'retention-purged';
+  readonly before: string;
+  readonly throughSeq: number;
+  readonly throughMac: string;
+  readonly events: number;
+}
+
 export type AuditEvent =
+  | RelayStartedEvent
+  | ConsentChangedEvent
+  | SubjectRequestEvent
+  | RetentionPurgedEvent
   | RelayedEvent
   | FindingEvent
   | CampaignTemplateEvent
@@ -156,6 +221,10 @@ export const AUDIT_EVENT_TYPES = [
   'delivered-from-spool',
   'bounced',
   'dropped',
+  'relay-started',
+  'consent-changed',
+  'subject-request',
+  'retention-purged',
 ] as const satisfies readonly AuditEventType[];
 
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a recipient hash (64 hex digits), not an address');
@@ -165,6 +234,8 @@ const base = {
   consentClass: z.string(),
   recipientHashes: z.array(hash),
 };
+/** Base of the events that are not about a message: queueId and consentClass are ''. */
+const other = { ...base, queueId: z.string() };
 const spool = {
   spoolId: z.string().min(1),
   attempt: z.number().int().nonnegative(),
@@ -220,4 +291,42 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     dsnSpoolId: z.string().min(1).nullable(),
   }),
   z.object({ ...base, ...spool, type: z.literal('dropped') }),
+  z.object({
+    ...other,
+    type: z.literal('relay-started'),
+    configHash: z.string().regex(/^[0-9a-f]{64}$/),
+    rulesVersion: z.string(),
+    mode: z.enum(['enforce', 'monitor']),
+    version: z.string(),
+  }),
+  z.object({
+    ...other,
+    type: z.literal('consent-changed'),
+    action: z.enum(['grant', 'withdraw']),
+    scopes: z.array(z.string()),
+    method: z.string(),
+    consentEventId: z.number().int().nullable(),
+    until: z.string().nullable(),
+    domain: z.string().optional(),
+    wordingVersion: z.string().optional(),
+    wordingSha256: z.string().optional(),
+  }),
+  z.object({
+    ...other,
+    type: z.literal('subject-request'),
+    request: z.enum(['export', 'erase', 'object', 'rectify', 'unobject']),
+    receipt: z.string().min(1),
+    counts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  }),
+  z.object({
+    ...other,
+    type: z.literal('retention-purged'),
+    before: z.string().min(1),
+    throughSeq: z.number().int().nonnegative(),
+    throughMac: z.string().regex(/^[0-9a-f]{64}$/),
+    events: z.number().int().nonnegative(),
+  }),
 ]);
+
+/** Event types that are about a message (the rest are about the relay or a person). */
+export const MESSAGE_EVENT_TYPES: ReadonlySet<AuditEventType> = new Set(['finding', 'campaign-template', 'relayed', 'rejected', 'spooled', 'retried', 'delivered-from-spool', 'bounced', 'dropped']);

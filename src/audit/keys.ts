@@ -56,21 +56,30 @@ export function recipientHash(key: AuditKey, address: string): string {
 }
 
 /**
- * `<dataDir>/audit.key`, created on first use (32 random bytes, mode 0600). Creation writes a
- * temporary file and hard-links it into place, so two processes starting at once agree on one key
- * and neither can read a half-written file. Throws RelayError AUDIT_UNAVAILABLE.
+ * `<dataDir>/audit.key`, created on first use (32 random bytes, mode 0600). Throws RelayError
+ * AUDIT_UNAVAILABLE.
  */
 export function loadAuditKey(dataDir: string): AuditKey {
+  return new AuditKey(loadSecretFile(dataDir, AUDIT_KEY_FILE, 'audit key', 'recipient hashes'));
+}
+
+/**
+ * A 32-byte secret in `<dataDir>/<fileName>`, created on first use (random, mode 0600). Creation
+ * writes a temporary file and hard-links it into place, so two processes starting at once agree
+ * on one secret and neither can read a half-written file. `protects` names what a replaced secret
+ * would make unmatchable, for the error message. Throws RelayError AUDIT_UNAVAILABLE.
+ */
+export function loadSecretFile(dataDir: string, fileName: string, label: string, protects: string): Buffer {
   ensureDataDir(dataDir, 'AUDIT_UNAVAILABLE', 'audit log');
-  const file = join(dataDir, AUDIT_KEY_FILE);
+  const file = join(dataDir, fileName);
   // inside a private directory a too-open key was never reachable by others: tighten, then read
   restrictMode(file);
   try {
-    return readKey(file);
+    return readKey(file, label, protects);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw keyError(err, file);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw keyError(err, file, label);
   }
-  const tmp = join(dataDir, `.${AUDIT_KEY_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const tmp = join(dataDir, `.${fileName}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     const fd = openSync(tmp, 'wx', 0o600);
     try {
@@ -92,9 +101,9 @@ export function loadAuditKey(dataDir: string): AuditKey {
     } finally {
       closeSync(dfd);
     }
-    return readKey(file);
+    return readKey(file, label, protects);
   } catch (err) {
-    throw keyError(err, file);
+    throw keyError(err, file, label);
   } finally {
     try {
       unlinkSync(tmp);
@@ -104,21 +113,21 @@ export function loadAuditKey(dataDir: string): AuditKey {
   }
 }
 
-function readKey(file: string): AuditKey {
+function readKey(file: string, label: string, protects: string): Buffer {
   const bytes = readFileSync(file);
   if (bytes.length !== KEY_BYTES) {
     throw new RelayError(
       'AUDIT_UNAVAILABLE',
-      `audit key ${file} is ${bytes.length} bytes, expected ${KEY_BYTES}: restore it from backup (a new key would make existing recipient hashes unmatchable; to accept that, move the file aside and a new key is created)`,
+      `${label} ${file} is ${bytes.length} bytes, expected ${KEY_BYTES}: restore it from backup (a new key would make existing ${protects} unmatchable; to accept that, move the file aside and a new key is created)`,
     );
   }
   if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) {
-    throw new RelayError('AUDIT_UNAVAILABLE', `audit key ${file} is readable by other users; run: chmod 600 ${file}`);
+    throw new RelayError('AUDIT_UNAVAILABLE', `${label} ${file} is readable by other users; run: chmod 600 ${file}`);
   }
-  return new AuditKey(bytes);
+  return bytes;
 }
 
-function keyError(err: unknown, file: string): RelayError {
+function keyError(err: unknown, file: string, label: string): RelayError {
   if (err instanceof RelayError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   const why =
@@ -129,5 +138,5 @@ function keyError(err: unknown, file: string): RelayError {
         : err instanceof Error
           ? err.message
           : String(err);
-  return new RelayError('AUDIT_UNAVAILABLE', `audit key ${file}: ${why}`, { cause: err });
+  return new RelayError('AUDIT_UNAVAILABLE', `${label} ${file}: ${why}`, { cause: err });
 }

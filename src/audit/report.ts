@@ -56,6 +56,8 @@ export const CSV_COLUMNS = [
   'dsn_recipient_hash',
   'dsn_spool_id',
   'note',
+  // events about the relay or a person (chained audit log, 2026-11-30)
+  'detail',
 ] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
 
@@ -97,6 +99,12 @@ function csvRecord(r: AuditRow): Record<CsvColumn, string> {
     case 'rejected':
       out.reason = r.reason;
       out.upstream = r.upstream ?? '';
+      break;
+    case 'relay-started':
+    case 'consent-changed':
+    case 'subject-request':
+    case 'retention-purged':
+      out.detail = detail(r);
       break;
     default:
       out.spool_id = r.spoolId ?? '';
@@ -157,5 +165,13 @@ function detail(r: AuditRow): string {
       return `${r.cause}${r.spoolId === null ? '' : ` spool ${r.spoolId}`} attempt ${r.attempt}, DSN ${r.dsn}${r.dsnRecipientHash === null ? '' : ` to ${r.dsnRecipientHash.slice(0, 12)}…`}${r.dsnSpoolId === null ? '' : ` as ${r.dsnSpoolId}`}, upstream: ${r.upstream}`;
     case 'dropped':
       return `by an operator: spool ${r.spoolId} after ${r.attempt} attempt(s)${r.upstream ? `, last: ${r.upstream}` : ''}`;
+    case 'relay-started':
+      return `config ${r.configHash.slice(0, 16)}… rules ${r.rulesVersion} ${r.mode} (consent-relay ${r.version})`;
+    case 'consent-changed':
+      return `${r.action} ${r.scopes.join(',')} via ${r.method}${r.domain ? ` for @${r.domain}` : ''}${r.until ? ` until ${r.until}` : ''}${r.consentEventId === null ? '' : ` (consent event ${r.consentEventId})`}`;
+    case 'subject-request':
+      return `${r.request}, receipt ${r.receipt}${r.counts ? ` (${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
+    case 'retention-purged':
+      return `${r.events} event(s) before ${r.before} purged (through #${r.throughSeq})`;
   }
 }

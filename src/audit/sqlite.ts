@@ -15,7 +15,11 @@ import { openDatabase, guarded, sqliteError } from '../store/sqlite.js';
 import type { Migration, SqliteDatabase } from '../store/sqlite.js';
 import { auditEventSchema } from './events.js';
 import type { AuditEvent } from './events.js';
+import { entryOf, loadChainKey, nextLink } from './chain.js';
+import type { ChainEntry, ChainHead, ChainKey, ChainStore, StoredChainRow } from './chain.js';
 import { loadAuditKey, recipientHash } from './keys.js';
+import { verifyChain } from './verify.js';
+import type { ChainReport, CheckpointClaim } from './verify.js';
 import type { AuditKey } from './keys.js';
 import type { AuditLog, AuditQuery, AuditRow } from './log.js';
 import { redactText, redactUrl } from './redact.js';
@@ -58,6 +62,27 @@ const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    // see chain.ts: rows before this step stay unchained (verify counts them apart)
+    description: 'audit chain: sequence number, MACs, keyed sender hash',
+    sql: `
+      ALTER TABLE audit_events ADD COLUMN seq INTEGER;
+      ALTER TABLE audit_events ADD COLUMN prev_mac TEXT;
+      ALTER TABLE audit_events ADD COLUMN mac TEXT;
+      ALTER TABLE audit_events ADD COLUMN sender_hash TEXT;
+      CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq) WHERE seq IS NOT NULL;
+      DROP TRIGGER audit_events_no_update;
+      -- the one change allowed: forgetting a clear sender (erasure); its keyed hash stays chained
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+      WHEN NOT (NEW.sender IS NULL AND NEW.id IS OLD.id AND NEW.type IS OLD.type AND NEW.at IS OLD.at
+                AND NEW.queue_id IS OLD.queue_id AND NEW.consent_class IS OLD.consent_class
+                AND NEW.details IS OLD.details AND NEW.seq IS OLD.seq AND NEW.prev_mac IS OLD.prev_mac
+                AND NEW.mac IS OLD.mac AND NEW.sender_hash IS OLD.sender_hash)
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_events is append-only');
+      END;
+    `,
+  },
 ];
 
 interface EventRowDb {
@@ -67,27 +92,38 @@ interface EventRowDb {
   readonly queue_id: string;
   readonly consent_class: string;
   readonly details: string;
+  readonly sender: string | null;
   readonly hashes: string | null;
 }
 
-/** Fields kept in columns or in event_recipients rather than in `details`. */
-const COLUMN_FIELDS = new Set(['type', 'at', 'queueId', 'consentClass', 'recipientHashes']);
+interface ChainRowDb extends EventRowDb {
+  readonly sender_hash: string | null;
+  readonly seq: number | null;
+  readonly prev_mac: string | null;
+  readonly mac: string | null;
+}
+
+const ROW_COLUMNS = `e.id, e.type, e.at, e.queue_id, e.consent_class, e.details, e.sender,
+  (SELECT group_concat(r.recipient_hash, ' ') FROM event_recipients r WHERE r.event_id = e.id) AS hashes`;
 
 export interface SqliteAuditLogOptions {
   readonly busyTimeoutMs?: number;
 }
 
-export class SqliteAuditLog implements AuditLog {
+export class SqliteAuditLog implements AuditLog, ChainStore {
   readonly file: string;
   private readonly db: SqliteDatabase;
   private readonly key: AuditKey;
-  private readonly insertEvent: Statement<[string, string, string, string | null, string, string], { id: number }>;
+  private readonly chainKey: ChainKey;
+  private readonly insertEvent: Statement<[string, string, string, string | null, string, string, string | null, number, string, string], { id: number }>;
+  private readonly selectHead: Statement<[], ChainHead>;
   private readonly insertRecipient: Statement<[number, string]>;
   private readonly insertSubject: Statement<[string, string]>;
 
   /** Opens (creating the database and the key if needed). Throws RelayError AUDIT_UNAVAILABLE. */
   constructor(dataDir: string, options: SqliteAuditLogOptions = {}) {
     this.key = loadAuditKey(dataDir);
+    this.chainKey = loadChainKey(dataDir);
     this.db = openDatabase({
       dataDir,
       fileName: AUDIT_DB_FILE,
@@ -99,8 +135,9 @@ export class SqliteAuditLog implements AuditLog {
     this.file = this.db.name;
     try {
       this.insertEvent = this.db.prepare(
-        'INSERT INTO audit_events (type, at, queue_id, sender, consent_class, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+        'INSERT INTO audit_events (type, at, queue_id, sender, consent_class, details, sender_hash, seq, prev_mac, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
       );
+      this.selectHead = this.db.prepare('SELECT seq, mac FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1');
       this.insertRecipient = this.db.prepare('INSERT OR IGNORE INTO event_recipients (event_id, recipient_hash) VALUES (?, ?)');
       this.insertSubject = this.db.prepare('INSERT INTO subjects (recipient_hash, address) VALUES (?, ?) ON CONFLICT DO NOTHING');
     } catch (err) {
@@ -119,15 +156,20 @@ export class SqliteAuditLog implements AuditLog {
 
   async append(events: readonly AuditEvent[], subjects: readonly string[] = []): Promise<void> {
     const clean = events.map(sanitise);
+    const entries = clean.map((e) => entryOf(e, (a) => this.recipientHash(a)));
     const write = this.db.transaction(() => {
-      for (const e of clean) {
-        const details: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(e)) if (!COLUMN_FIELDS.has(k)) details[k] = v;
+      // the head is read inside the IMMEDIATE transaction: another process appending (the CLI
+      // while the relay serves) is serialised by SQLite's write lock, so links never fork
+      let head: ChainHead | null = this.selectHead.get() ?? null;
+      clean.forEach((e, i) => {
+        const entry = entries[i]!;
+        const link = nextLink(this.chainKey, head, entry);
+        head = link;
         const sender = e.type === 'relayed' ? normaliseAddress(e.sender) : null;
-        const row = this.insertEvent.get(e.type, e.at, e.queueId, sender, e.consentClass, JSON.stringify(details));
+        const row = this.insertEvent.get(e.type, e.at, e.queueId, sender, e.consentClass, JSON.stringify(entry.details), entry.senderHash, link.seq, link.prevMac, link.mac);
         if (!row) throw new RelayError('AUDIT_UNAVAILABLE', `audit log ${this.file}: insert returned no row`);
-        for (const h of e.recipientHashes) this.insertRecipient.run(row.id, h);
-      }
+        for (const h of entry.recipientHashes) this.insertRecipient.run(row.id, h);
+      });
       for (const a of new Set(subjects.map(normaliseAddress))) if (a) this.insertSubject.run(this.recipientHash(a), a);
     });
     this.guard(() => write.immediate());
@@ -168,8 +210,7 @@ export class SqliteAuditLog implements AuditLog {
       params.push(query.limit);
     }
     // newest first so LIMIT keeps the most recent rows; reversed below to read in order
-    const sql = `SELECT e.id, e.type, e.at, e.queue_id, e.consent_class, e.details,
-                        (SELECT group_concat(r.recipient_hash, ' ') FROM event_recipients r WHERE r.event_id = e.id) AS hashes
+    const sql = `SELECT ${ROW_COLUMNS}
                  FROM audit_events e
                  ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY e.id DESC ${limit}`;
@@ -181,6 +222,30 @@ export class SqliteAuditLog implements AuditLog {
     if (this.db.open) this.db.close();
   }
 
+  /** `audit verify`: the chain checked with this log's keys (verify.ts). */
+  async verify(checkpoint?: CheckpointClaim): Promise<ChainReport> {
+    return verifyChain(this.readChain(), { chainKey: this.chainKey, hashAddress: (a) => this.recipientHash(a) }, checkpoint);
+  }
+
+  async chainHead(): Promise<ChainHead | null> {
+    return this.guard(() => this.selectHead.get() ?? null);
+  }
+
+  async *readChain(): AsyncIterable<StoredChainRow> {
+    // pages of rows, so that a long log is not held in memory and no statement stays open across awaits
+    let after = 0;
+    for (;;) {
+      const page = this.guard(() =>
+        this.db
+          .prepare<[number], ChainRowDb>(`SELECT ${ROW_COLUMNS}, e.sender_hash, e.seq, e.prev_mac, e.mac FROM audit_events e WHERE e.id > ? ORDER BY e.id LIMIT 5000`)
+          .all(after),
+      );
+      if (!page.length) return;
+      for (const r of page) yield chainRow(r);
+      after = page[page.length - 1]!.id;
+    }
+  }
+
   private toRow(r: EventRowDb): AuditRow {
     let details: unknown;
     try {
@@ -189,6 +254,8 @@ export class SqliteAuditLog implements AuditLog {
       details = null;
     }
     const parsed = auditEventSchema.safeParse({
+      // chained rows keep the sender in its column only (null once erased); older ones in details too
+      ...(r.type === 'relayed' ? { sender: r.sender ?? ERASED_SENDER } : {}),
       ...(typeof details === 'object' && details !== null ? details : {}),
       type: r.type,
       at: r.at,
@@ -212,6 +279,32 @@ export class SqliteAuditLog implements AuditLog {
   private fail(err: unknown): RelayError {
     return sqliteError(err, 'AUDIT_UNAVAILABLE', 'audit log', this.file);
   }
+}
+
+/** What `sender` reads as once a chained row's clear sender was erased. */
+export const ERASED_SENDER = '(erased)';
+
+function chainRow(r: ChainRowDb): StoredChainRow {
+  let details: unknown;
+  try {
+    details = JSON.parse(r.details) as unknown;
+  } catch {
+    details = undefined;
+  }
+  const entry: ChainEntry | null =
+    typeof details === 'object' && details !== null && !Array.isArray(details)
+      ? {
+          type: r.type,
+          at: r.at,
+          queueId: r.queue_id,
+          consentClass: r.consent_class,
+          recipientHashes: r.hashes ? r.hashes.split(' ').sort() : [],
+          senderHash: r.sender_hash,
+          details: details as Record<string, unknown>,
+        }
+      : null;
+  const link = r.seq === null && r.mac === null && r.prev_mac === null ? null : { seq: r.seq ?? -1, prevMac: r.prev_mac ?? '', mac: r.mac ?? '' };
+  return { position: r.id, link, entry, sender: r.sender };
 }
 
 /**
@@ -240,6 +333,13 @@ function sanitise(event: AuditEvent): AuditEvent {
       return { ...e, at, recipientHashes, host: redactText(e.host), pathShape: redactText(e.pathShape) };
     case 'rejected':
       return { ...e, at, recipientHashes, reason: redactText(e.reason), ...(e.upstream === undefined ? {} : { upstream: redactText(e.upstream) }) };
+    case 'relay-started':
+    case 'retention-purged':
+      return { ...e, at, recipientHashes };
+    case 'consent-changed':
+      return { ...e, at, recipientHashes, method: redactText(e.method), ...(e.domain === undefined ? {} : { domain: redactText(e.domain) }) };
+    case 'subject-request':
+      return { ...e, at, recipientHashes, receipt: redactText(e.receipt) };
     default:
       return { ...e, at, recipientHashes, upstream: redactText(e.upstream) };
   }

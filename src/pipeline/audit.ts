@@ -22,6 +22,8 @@ export interface AuditRecorder {
   delivered(tx: Transaction, copies: readonly ClassCopy[], dispositions: readonly Disposition[], mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
   /** Dispositions after the transaction: spool attempts, bounces, drops. */
   later(dispositions: readonly Disposition[]): Promise<void>;
+  /** Events that are not about a message (relay started, consent changed, subject requests). */
+  record(events: readonly AuditEvent[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,9 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
     async later(dispositions) {
       const subjects = dispositions.flatMap((d) => [...d.recipients, ...(d.type === 'bounced' && d.dsn.to !== null ? [d.dsn.to] : [])]);
       await append(dispositions.map(toEvent), subjects);
+    },
+    async record(events) {
+      if (events.length) await append([...events], []);
     },
     close: () => log.close(),
   };

@@ -67,7 +67,7 @@ describe('consent-relay audit list', () => {
     const lines = t.out.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^id +at +type +queue id +consent +rcpts +detail$/);
     expect(lines).toHaveLength(5);
-    expect(lines[1]).toMatch(/^1 +2026-10-01T10:00:00\.000Z +relayed +Q1 +none +2 +from News@Sender\.example enforce/);
+    expect(lines[1]).toMatch(/^1 +2026-10-01T10:00:00\.000Z +relayed +Q1 +none +2 +from news@sender\.example enforce/);
     expect(lines[2]).toMatch(/^2 +.* finding +Q1 .*remove-element open\/img Mailchimp mailchimp\.open/);
     expect(lines[4]).toMatch(/^4 +.* rejected +Q3 /);
     // recipients appear only as hashes

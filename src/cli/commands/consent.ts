@@ -20,7 +20,9 @@ import type { ConsentEvent, ConsentScope, ConsentStore } from '../../consent/sto
 import { RelayError } from '../../errors.js';
 import { checkDataDir } from '../../store/dataDir.js';
 import { oneLine } from '../../store/table.js';
+import { auditConsentChanges } from '../../audit/consent.js';
 import { readInput, writeStdout } from '../io.js';
+import { openAuditLog } from './audit.js';
 
 export interface ConsentGrantOptions {
   readonly address: string;
@@ -70,8 +72,19 @@ export async function consentGrantCommand(config: Config, opts: ConsentGrantOpti
       ...wording,
     }),
   );
+  await auditConsent(config, [event]);
   await writeStdout(recorded(event));
   return 0;
+}
+
+/** Every consent change is also a chained audit event (src/audit/README.md). */
+export async function auditConsent(config: Config, events: readonly ConsentEvent[]): Promise<void> {
+  const log = openAuditLog(config);
+  try {
+    await auditConsentChanges(log, events);
+  } finally {
+    await log.close();
+  }
 }
 
 export async function consentWithdrawCommand(config: Config, opts: ConsentWithdrawOptions): Promise<number> {
@@ -85,6 +98,7 @@ export async function consentWithdrawCommand(config: Config, opts: ConsentWithdr
       ...(opts.by ? { recordedBy: opts.by } : {}),
     }),
   );
+  await auditConsent(config, [event]);
   await writeStdout(recorded(event));
   return 0;
 }
@@ -126,6 +140,7 @@ export async function consentImportCommand(config: Config, opts: ConsentImportOp
   });
   // a dry run must not create a store; a real import with bad rows must not either
   const report = opts.dryRun || plan.problems.length ? await importConsent(EMPTY_STORE, plan, opts) : await withStore(config, (store) => importConsent(store, plan, opts));
+  await auditConsent(config, report.recorded);
   await writeStdout(report.text);
   if (!report.ok) throw new RelayError('IMPORT_INVALID', `${opts.file}: ${plan.problems.length} bad row${plan.problems.length === 1 ? '' : 's'} (listed above); nothing recorded`);
   return 0;

@@ -102,6 +102,7 @@ export function countingAudit(audit: AuditRecorder, metrics: Metrics): AuditReco
       await audit.later(dispositions);
     },
     learned: (tx, t) => audit.learned(tx, t),
+    record: (events) => audit.record(events),
     close: () => audit.close(),
   };
 }

@@ -41,6 +41,10 @@ export const ERRORS = {
   // bare CR or LF in DATA with smtp.bareLineEndings: reject (otherwise they are made CRLF)
   BARE_LINE_ENDINGS: { smtp: 550, enhanced: '5.5.2', temporary: false, exit: 65 },
   MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send the large text as an attachment` },
+  // engine.cpuBudget spent on one message: permanent, since the same bytes cost the same again and a
+  // retry would burn the budget once more on every attempt of the sender's queue (a cheap way to
+  // keep the relay busy); the default budget is far above what a message of the maximum size costs
+  FILTER_TIME_BUDGET: { smtp: 554, enhanced: '5.3.4', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send the large content as an attachment` },
   // a bug in the filter, not a verdict on the message: see the comment at the top
   FILTER_FAILED: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 70 },
   // stores

@@ -22,8 +22,8 @@ import { relayStartedEvent } from './audit/config.js';
 import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
 import { openAuditRecorder } from './pipeline/audit.js';
+import { createEnginePool } from './pipeline/engine-pool.js';
 import type { Engine } from './pipeline/relay.js';
-import { rewriteMessage } from './rewrite/engine.js';
 import { loadRules } from './rewrite/rules/index.js';
 import { isLoopback } from './smtp/connect.js';
 import { MESSAGE_COPIES, MemoryBudget } from './smtp/budget.js';
@@ -124,9 +124,15 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   }
   const listeners: Listener[] = [];
   const addresses: { host: string; port: number }[] = [];
+  // worker threads for the engine; campaign learning needs its store on this thread, so inline
+  const pool = createEnginePool({
+    workers: opts.engine || config.campaign.enabled ? 0 : config.engine.workers,
+    cpuBudgetMs: config.engine.cpuBudget,
+    ...(config.rules.file ? { rulesFile: config.rules.file } : {}),
+  });
   const relayDeps = {
     rules,
-    engine: opts.engine ?? rewriteMessage,
+    engine: opts.engine ?? pool.engine,
     upstream,
     spool,
     audit,
@@ -178,6 +184,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   } catch (err) {
     await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
     await web?.close();
+    await pool.close();
     await upstream.close();
     await consent.close();
     await audit.close();
@@ -195,7 +202,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       );
   });
   log.info(
-    { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
+    { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version, engineWorkers: pool.size },
     `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
   );
 
@@ -217,6 +224,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
         await worker.stop();
         await web?.close();
+        await pool.close();
         await upstream.close();
         await consent.close();
         await audit.close();

@@ -113,6 +113,14 @@ export const configSchema = z.strictObject({
       maxUrlsPerCampaign: z.number().int().min(1).max(100_000).default(500),
     })
     .default({ enabled: false, window: 24 * 3_600_000, maxCampaigns: 10_000, maxUrlsPerCampaign: 500 }),
+  engine: z
+    .strictObject({
+      /** Worker threads that run the engine off the SMTP event loop; absent: one per core; 0: inline (tests, debugging). */
+      workers: z.number().int().min(0).max(256).optional(),
+      /** Worker busy time one message may take; over it the message is refused (554 5.3.4) and the worker replaced. */
+      cpuBudget: duration.default(30_000),
+    })
+    .default({ cpuBudget: 30_000 }),
   rules: z
     .strictObject({
       /** Path to a tracker rules file; default: the one shipped with the package. */

@@ -14,7 +14,9 @@ type Tree = { [k: string]: unknown };
 
 /** A config file as a user would write it: short retry timers, `extra` merged in per section. */
 export function relayConfig(dataDir: string, upstreamPort: number, extra: Tree = {}): Config {
-  const base: Tree = { hostname: 'relay.test', spool: { retryInitial: '200ms', retryMax: '400ms', scanInterval: '100ms' } };
+  // the engine inline unless a test asks for workers: a relay per test would otherwise start a
+  // thread per core each time; the pool has its own tests (test/relay/engine-pool.test.ts)
+  const base: Tree = { hostname: 'relay.test', spool: { retryInitial: '200ms', retryMax: '400ms', scanInterval: '100ms' }, engine: { workers: 0 } };
   for (const [k, v] of Object.entries(extra)) base[k] = typeof v === 'object' && v && !Array.isArray(v) ? { ...(base[k] as Tree | undefined), ...(v as Tree) } : v;
   const file = join(dataDir, `relay-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, YAML.stringify(base));

@@ -24,6 +24,8 @@ PACKAGES=(
   "postfix:/usr/sbin/postconf"
   "curl:curl"            # the README's one-minute try sends with curl; test/cli/first-minutes.test.ts runs it
   "openssl:openssl"      # makes the TLS tests' certificates at test time (test/helpers/certs.ts)
+  "sqlite3:sqlite3"      # test/cli/auditVerify.test.ts tampers with audit.db the way an intruder would
+  "chromium:chromium"    # test/audit/html.browser.test.ts renders the HTML audit report
 )
 names() { for p in "${PACKAGES[@]}"; do printf '%s ' "${p%%:*}"; done; }
 

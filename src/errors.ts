@@ -50,6 +50,8 @@ export const ERRORS = {
   // stores
   CONSENT_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
   AUDIT_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
+  // `audit verify` found the chain broken (or a checkpoint that does not hold): EX_DATAERR
+  AUDIT_TAMPERED: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 65 },
   CAMPAIGN_STORE_UNAVAILABLE: { smtp: 451, enhanced: '4.3.0', temporary: true, exit: 75 },
   // limits.memoryBudget spent: the client retries later (RFC 3463 4.3.1 insufficient system storage)
   MEMORY_BUDGET: { smtp: 452, enhanced: '4.3.1', temporary: true, exit: 75 },

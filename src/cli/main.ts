@@ -275,6 +275,30 @@ Examples:
       );
     });
 
+  withCommon(audit.command('verify'))
+    .description('check that no audit event was edited, deleted, reordered or (with --checkpoint) cut away')
+    .option('--checkpoint <file>', 'a checkpoint printed earlier by "audit checkpoint": also prove the log still holds every event it counted')
+    .option('--public-key <file>', "the checkpoint must be signed by this Ed25519 public key (PEM; default: the data directory's)")
+    .option('--json', 'the report as JSON')
+    .addHelpText('after', '\nExit 0 when everything holds; 65 with one line per problem (event number and what is wrong) otherwise.\n\nExamples:\n  consent-relay audit verify\n  consent-relay audit verify --checkpoint /mnt/worm/checkpoint-2026-11-30.json --public-key relay-checkpoints.pem')
+    .action(async (o: CommonOptions & { checkpoint?: string; publicKey?: string; json?: boolean }) => {
+      setExit(
+        await (await load.audit()).auditVerifyCommand(configFrom(o), {
+          ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
+          ...(o.publicKey === undefined ? {} : { publicKey: o.publicKey }),
+          json: Boolean(o.json),
+        }),
+      );
+    });
+
+  withCommon(audit.command('checkpoint'))
+    .description('print a signed statement of the audit chain (event count, head MAC, time) to keep elsewhere')
+    .option('--public-key', 'print the Ed25519 public key (PEM) that signs checkpoints, instead')
+    .addHelpText('after', '\nKeep the statement away from this machine; "audit verify --checkpoint FILE" then proves that\nnothing before it was changed or cut away.\n\nExamples:\n  consent-relay audit checkpoint > checkpoint-$(date +%F).json\n  consent-relay audit checkpoint --public-key > relay-checkpoints.pem')
+    .action(async (o: CommonOptions & { publicKey?: boolean }) => {
+      setExit(await (await load.audit()).auditCheckpointCommand(configFrom(o), { publicKey: Boolean(o.publicKey) }));
+    });
+
   const queue = program
     .command('queue')
     .description('copies waiting for redelivery in the spool (<data-dir>/spool)')

@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { splitHostPort } from './config/load.js';
@@ -130,6 +131,10 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     cpuBudgetMs: config.engine.cpuBudget,
     ...(config.rules.file ? { rulesFile: config.rules.file } : {}),
   });
+  // how long the SMTP side waited for the event loop (the engine's pool exists to keep this low):
+  // logged when the relay stops, read by `npm run bench`
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const relayDeps = {
     rules,
     engine: opts.engine ?? pool.engine,
@@ -229,7 +234,9 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         await consent.close();
         await audit.close();
         await campaigns?.close();
-        log.info('consent-relay stopped');
+        loopDelay.disable();
+        const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+        log.info({ eventLoopDelayMs: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) } }, 'consent-relay stopped');
       })();
       return closing;
     },

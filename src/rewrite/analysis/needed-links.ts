@@ -31,8 +31,17 @@ export function readableText(text: string, charset: string | null): string {
 /** Why this link must keep working, or null. Pure; the one function every caller uses. */
 export function neededLink(c: Candidate, rules: RuleSet, table: NeededLinks = loadNeededLinks(), charset: string | null = null): Needed | null {
   if (c.kind !== 'click' || c.technique === 'a-ping') return null;
-  const byText = c.linkText ? table.byText(readableText(c.linkText, charset)) : null;
+  const text = c.linkText ? readableText(c.linkText, charset) : '';
+  const byText = text ? table.byText(text) : null;
   if (byText) return byText;
+  // "Um sich abzumelden, klicken Sie hier": a text that only points is read with its sentence
+  if (c.context && table.pointsAway(text)) {
+    // plain text gives the lines above the URL: the last one with words is what the URL answers
+    const lines = readableText(c.context, charset).split('\n');
+    const sentence = lines.reverse().find((l) => /[\p{L}\p{N}]/u.test(l)) ?? '';
+    const bySentence = sentence ? table.byText(sentence) : null;
+    if (bySentence) return { kind: bySentence.kind, evidence: `sentence around the link: ${bySentence.evidence.replace(/^link text /, '')}` };
+  }
   const byUrl = table.byUrl(c.url);
   if (byUrl) return byUrl;
   // A redirect is judged by the page it delivers to, read as a URL of its own (its words never

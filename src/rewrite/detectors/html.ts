@@ -126,7 +126,7 @@ export const htmlDetector: Detector = {
   id: 'html',
   contentTypes: ['text/html', 'text/x-amp-html', 'application/xhtml+xml', 'image/svg+xml'],
   detect(text: string, ctx: DetectContext): Candidate[] {
-    const walk: Walk = { src: text, out: [], ctx, seen: new Set(), base: undefined };
+    const walk: Walk = { src: text, out: [], ctx, seen: new Set(), base: undefined, contextBudget: CONTEXT_BUDGET };
     visit(walk, parseDocument(text), 0, text.length, 0);
     const base = baseHref(walk.base);
     return base ? walk.out.map((c) => ({ ...c, url: resolveAgainst(c.url, base) })) : walk.out;
@@ -141,6 +141,8 @@ interface Walk {
   readonly seen: Set<number>;
   /** The first <base href> of the document. */
   base: string | undefined;
+  /** Tree nodes the link sentences may still visit in this part (see sentenceAround). */
+  contextBudget: number;
 }
 
 /** Parse [from, to) of the part as a fragment and walk it. */
@@ -337,6 +339,8 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
     case 'v:rect':
     case 'v:oval':
     case 'v:shape': {
+      const text = textOf(el);
+      const context = text.trim().length <= SHORT_LINK_TEXT ? sentenceAround(w, el) : undefined;
       // originalsrc: Outlook Safe Links keeps the pre-wrapping URL here; it must not keep a tracker either
       for (const a of [attr(tag, 'href'), attr(tag, 'originalsrc')]) {
         if (!a?.value) continue;
@@ -349,7 +353,8 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
           remove: attrSpan(a),
           removeAction: 'neutralise-link',
           slot: { start: a.value.start, end: a.value.end, quote: a.value.quote, ampEntity: /&amp;/i.test(a.value.raw) },
-          linkText: textOf(el),
+          linkText: text,
+          ...(context ? { context } : {}),
         });
       }
       const ping = attr(tag, 'ping');
@@ -441,6 +446,74 @@ function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
  * common). Iterative and bounded in nodes too: nested unclosed <a>s put the rest of the document
  * under each link, which made this quadratic (and deep enough to overflow the stack).
  */
+/** Link texts this short may say nothing by themselves ("hier", "click here"): their sentence is kept too. */
+const SHORT_LINK_TEXT = 24;
+/** Nodes visited per block, and in all per part: 20,000 nested links must stay linear. */
+const SENTENCE_VISITS = 2000;
+const CONTEXT_BUDGET = 200_000;
+
+/** Elements that end a sentence's reach: the sentence of a link never crosses them. */
+const BLOCK = new Set(['p', 'div', 'td', 'th', 'li', 'dd', 'dt', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'center', 'section', 'article', 'header', 'footer', 'address', 'body', 'table', 'tr', 'ul', 'ol', 'form']);
+/** Inside the block, these break the text as a line would. */
+const BREAK = new Set(['br', 'hr', 'p', 'div', 'td', 'th', 'li', 'tr', 'table', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+
+/**
+ * The sentence a link sits in, within its nearest block: the text before the link back to the
+ * previous sentence end or line break, the link's own text, and the text after it up to the next
+ * one. Bounded (nodes visited per link and per part, characters each side), as every walk over
+ * the parsed tree is.
+ */
+function sentenceAround(w: Walk, link: Element): string | undefined {
+  if (w.contextBudget <= 0) return undefined;
+  let block: Node | null = link.parentNode;
+  for (let up = 0; block && up < 8 && !('tagName' in block && BLOCK.has(block.tagName)); up++) block = 'parentNode' in block ? block.parentNode : null;
+  if (!block || !('childNodes' in block)) return undefined;
+  const before: string[] = [];
+  const after: string[] = [];
+  let into = before;
+  let visits = Math.min(SENTENCE_VISITS, w.contextBudget);
+  const LINK = Symbol('link');
+  const stack: (Node | typeof LINK | '\n')[] = [block];
+  while (stack.length && visits-- > 0) {
+    const node = stack.pop()!;
+    if (node === LINK) {
+      into = after;
+      continue;
+    }
+    if (node === '\n') {
+      into.push('\n');
+      if (into === after) break; // the sentence after the link ends here
+      continue;
+    }
+    if (node === link) {
+      into.push(' \u0000 ');
+      stack.push(LINK);
+      continue;
+    }
+    if (node.nodeName === '#text' && 'value' in node) {
+      into.push(node.value);
+      if (into === after && /[.!?|]/.test(node.value)) break;
+      continue;
+    }
+    if (!('childNodes' in node)) continue;
+    const name = 'tagName' in node ? node.tagName : '';
+    if (name === 'style' || name === 'script' || name === 'head' || name === 'title') continue;
+    if (BREAK.has(name)) {
+      into.push('\n');
+      stack.push('\n');
+    }
+    for (let i = node.childNodes.length - 1; i >= 0; i--) stack.push(node.childNodes[i]!);
+  }
+  w.contextBudget -= Math.min(SENTENCE_VISITS, w.contextBudget) - Math.max(visits, 0);
+  if (into !== after) return undefined; // the budget ran out before the link was met
+  const head = before.join('').replace(/\s*\u0000\s*$/, '').slice(-200);
+  const tail = after.join('');
+  const start = Math.max(head.lastIndexOf('\n'), ...['.', '!', '?', '|'].map((c) => head.lastIndexOf(c))) + 1;
+  const endAt = tail.search(/[.!?|\n]/);
+  const sentence = `${head.slice(start)} ${textOf(link)} ${tail.slice(0, endAt < 0 ? 200 : Math.min(endAt, 200))}`.replace(/\s+/g, ' ').trim();
+  return sentence.length > textOf(link).trim().length ? sentence : undefined;
+}
+
 function textOf(root: Node): string {
   let left = 200;
   let visits = 5000;

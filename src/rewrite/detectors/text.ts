@@ -18,7 +18,9 @@ export const textDetector: Detector = {
       const url = trimTrailing(m[0]);
       const start = m.index;
       const end = start + url.length;
-      out.push({ kind: 'click', technique: 'text-link', url, remove: { start, end }, removeAction: 'neutralise-link', slot: { start, end, quote: null, ampEntity: false }, linkText: lineBefore(text, start) });
+      const linkText = lineBefore(text, start);
+      const context = linkText.trim().length <= SHORT_LINK_TEXT ? linesBefore(text, start - linkText.length) : undefined;
+      out.push({ kind: 'click', technique: 'text-link', url, remove: { start, end }, removeAction: 'neutralise-link', slot: { start, end, quote: null, ampEntity: false }, linkText, ...(context ? { context } : {}) });
     }
     return out;
   },
@@ -55,4 +57,19 @@ function lineBefore(text: string, at: number): string {
   const chunk = text.slice(from, at);
   const nl = chunk.lastIndexOf('\n', chunk.length - 2);
   return nl < 0 ? chunk : chunk.slice(nl + 1);
+}
+
+/** A line this short before a URL may say nothing by itself ("» ", "Link:"): the lines above are kept too. */
+const SHORT_LINK_TEXT = 24;
+
+/**
+ * The lines above a URL that sits on a line of its own ("Zur Webseitenansicht\n» https://..."):
+ * up to 240 characters, not past another URL. Which of them has words is decided where the
+ * part's charset is known (analysis/needed-links.ts): here the text is one char per byte.
+ */
+function linesBefore(text: string, lineStart: number): string | undefined {
+  let chunk = text.slice(Math.max(0, lineStart - 240), lineStart);
+  const lastUrl = Math.max(chunk.lastIndexOf('http://'), chunk.lastIndexOf('https://'));
+  if (lastUrl >= 0) chunk = chunk.slice(chunk.indexOf('\n', lastUrl) + 1 || chunk.length);
+  return chunk.trim() ? chunk : undefined;
 }

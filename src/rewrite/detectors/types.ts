@@ -40,6 +40,12 @@ export interface Candidate {
   readonly quotedOnly?: boolean;
   /** For links: the visible text around it (anchor text, or the words before a plain-text URL). */
   readonly linkText?: string;
+  /**
+   * For links with a short text ("hier", "click here") or none: the sentence the link sits in
+   * ("Um sich abzumelden, klicken Sie hier"), or for a plain-text URL on a line of its own the
+   * last line with words before it. What the reader goes by when the link text says nothing.
+   */
+  readonly context?: string;
 }
 
 export interface DetectContext {

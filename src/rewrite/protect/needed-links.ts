@@ -38,6 +38,7 @@ const fileSchema = z.strictObject({
   paths: z.array(pathSchema),
   urls: z.array(urlSchema),
   labelParams: z.array(paramSchema).optional(),
+  pointers: z.array(z.strictObject({ text: z.string().min(1), lang: z.string().regex(/^[a-z]{2}$/, 'an ISO 639-1 code such as "de"') })).optional(),
 });
 
 export type NeededPhrase = z.infer<typeof phraseSchema>;
@@ -61,6 +62,11 @@ export interface NeededLinks {
    * by the caller, see analysis/needed-links.ts).
    */
   byUrl(url: string): Needed | null;
+  /**
+   * Whether a link text says nothing by itself but points at the sentence around it ("hier",
+   * "click here", "cliquez ici"); an empty or punctuation-only text counts too.
+   */
+  pointsAway(text: string): boolean;
 }
 
 /**
@@ -209,8 +215,15 @@ export function compileNeededData(data: NeededLinksData, file = 'needed-links.ya
     }
   });
 
+  const pointers = new Set((data.pointers ?? []).map((p) => foldText(p.text)));
+  const pointersJoined = new Set([...pointers].map((p) => p.replace(/ /g, '')));
+
   return Object.freeze({
     phrases: Object.freeze(data.phrases),
+    pointsAway(raw: string): boolean {
+      const folded = foldText(raw);
+      return !folded || pointers.has(folded) || pointersJoined.has(folded.replace(/ /g, ''));
+    },
     byText(raw: string): Needed | null {
       const folded = foldText(raw);
       if (!folded) return null;

@@ -216,6 +216,12 @@ describe('URL words and shapes', () => {
     expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fsale&next=%2Funsubscribe'), rules)).toBeNull();
   });
 
+  it('knows which short link texts only point at their sentence', () => {
+    for (const t of ['hier', 'HIER', 'Click here', 'cliquez ici', '» ', '', 'こちら', 'klikněte zde']) expect(table.pointsAway(t), t).toBe(true);
+    for (const t of ['Jetzt kaufen', 'Shop now', 'here and there', 'Website', 'Impressum']) expect(table.pointsAway(t), t).toBe(false);
+    for (const t of ORDINARY) expect(table.pointsAway(t), t).toBe(false);
+  });
+
   it('refuses a label parameter that is not a lower-case name or prefix', () => {
     const base = 'phrases: [{text: unsubscribe, lang: en, kind: unsubscribe}]\npaths: []\nurls: []\n';
     expect(() => compileNeededLinks(`${base}labelParams: ['UTM_*']\n`)).toThrow(/labelParams\.0/);

@@ -119,7 +119,7 @@ describe('consent-relay audit list', () => {
 
     const table = cli(['audit', 'list', '-d', data, '--recipient', 'alice@example.com']);
     expect(table.out.trimEnd().split('\n')).toHaveLength(3);
-  });
+   }, 120_000); // 14 CLI processes in a row: at load ~16 on 2 cores that took over the default 30 s
 
   it('bad option values are usage errors', () => {
     const cases: [string[], RegExp][] = [

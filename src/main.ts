@@ -147,6 +147,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     logger: log,
     delivery: { reportingMta: config.hostname, firstRetryDelayMs: config.spool.retryInitial, onSpooled: () => void worker.kick(), onEvent },
     ...(campaigns ? { campaigns } : {}),
+    ...(web ? { links: web.copyLinks } : {}),
   };
   try {
     for (const l of config.listen) {

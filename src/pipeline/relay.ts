@@ -25,7 +25,7 @@ import type { SenderVouch } from '../delivery/dsnPolicy.js';
 import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
-import { consentClass, type Consent, type Finding } from '../rewrite/types.js';
+import { consentClass, type Consent, type Finding, type MessageLinks } from '../rewrite/types.js';
 import type { AuditRecorder } from './audit.js';
 
 export type Engine = (raw: Buffer, opts: RewriteOptions) => Promise<RewriteResult>;
@@ -43,6 +43,14 @@ export interface RelayDeps {
   readonly delivery: TransactionOptions;
   /** Learn per-recipient URL positions across the copies of a campaign; absent when `campaign.enabled` is false. */
   readonly campaigns?: CampaignStore;
+  /** The relay's HTTP side places links in copies (gate, ask, notice, opt-in placeholder); absent without http.listen. */
+  readonly links?: CopyLinks;
+}
+
+/** Links for one copy: for a whole consent class (no one's own links), or for one recipient. */
+export interface CopyLinks {
+  forClass(): MessageLinks;
+  forRecipient(address: string): MessageLinks;
 }
 
 export interface Recipient {
@@ -125,7 +133,7 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
   // copies whose Received: header is the same (all but single-recipient ones) share one buffer
   const traced = new Map<string, Buffer>();
   const senderVouched = senderVouch(tx) !== 'none';
-  for (const [key, { consent, to }] of classes) {
+  const filter = async (key: string, consent: Consent, to: readonly string[], links: MessageLinks | undefined): Promise<{ copy: ClassCopy; personal: boolean }> => {
     // prepended before the engine runs, so the bytes it returns (those delivered) carry it; the
     // engine passes header blocks through, and full consent and monitor mode send this buffer
     const header = receivedHeader(tx.trace, tx.queueId, to.length === 1 ? to[0]! : null);
@@ -134,14 +142,24 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
       input = Buffer.concat([Buffer.from(header, 'latin1'), tx.raw]);
       traced.set(header, input);
     }
-    const result = await deps.engine(input, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy, ...(campaign ? { campaign } : {}) });
+    const result = await deps.engine(input, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy, ...(campaign ? { campaign } : {}), ...(links ? { links } : {}) });
     if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
     // nodemailer makes bare CR/LF into CRLF on the way out: bytes that are not canonical would
     // reach the upstream different from what was inspected
     if (!isCanonical(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
     const raw = deps.mode === 'monitor' ? input : result.output;
-    out.push({ copy: { consentClass: key, envelope: { from: tx.from, to }, raw, messageId, senderVouched }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed });
+    const copy = { copy: { consentClass: key, envelope: { from: tx.from, to: [...to] }, raw, messageId, senderVouched }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed };
+    return { copy, personal: result.personal === true };
+  };
+  for (const [key, { consent, to }] of classes) {
+    const links = deps.links && (to.length === 1 ? deps.links.forRecipient(to[0]!) : deps.links.forClass());
+    const first = await filter(key, consent, to, links);
+    // one copy per recipient only where the copy carries someone's own links (the opt-in
+    // placeholder, the gate, the notice); everyone else shares the class copy
+    if (first.personal && deps.links && to.length > 1 && deps.mode === 'enforce') {
+      for (const r of to) out.push((await filter(key, consent, [r], deps.links.forRecipient(r))).copy);
+    } else out.push(first.copy);
   }
   return out;
 }

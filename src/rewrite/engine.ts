@@ -12,16 +12,17 @@ import { codecFor, type TextCodec } from '../mime/charset.js';
 import { depthOf, partNumber, splitMessage, type MimeNode } from '../mime/split.js';
 import { canonicalTransferEncoding, decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
 import { applyEdits, editFor } from './actions/edits.js';
+import { noticeEdit, placeholderEdits } from './actions/notice.js';
 import type { CampaignContext } from './analysis/campaign.js';
 import { analyseMessage, analysersFor } from './analysis/index.js';
 import type { Analyser, Hints, MessageHeaders, PartText, PlacedCandidate } from './analysis/types.js';
 import { classify } from './classify.js';
 import { detectorFor } from './detectors/index.js';
 import { DEFAULT_ENGINE_POLICY, type Candidate, type ClassifyContext, type EnginePolicy } from './detectors/types.js';
-import { decide, fallback } from './policy.js';
+import { decide, disclosed, fallback, type WebPolicy } from './policy.js';
 import { recipientNeedles } from './recipient.js';
 import type { RuleSet } from './rules/types.js';
-import type { Consent, Edit, Finding } from './types.js';
+import type { Consent, Edit, Finding, GateTarget, MessageLinks, Verdict } from './types.js';
 
 export interface Limits {
   /** Deepest MIME nesting (multiparts and inline message/rfc822 together). */
@@ -44,6 +45,8 @@ export interface RewriteOptions {
   readonly policy?: Partial<EnginePolicy>;
   /** Learn from the copies of a campaign (the relay, `scan --campaign`); absent: each message alone. */
   readonly campaign?: CampaignContext;
+  /** The relay's HTTP side (gate, ask, disclosure, opt-in placeholder); absent: none of them. */
+  readonly links?: MessageLinks;
 }
 
 export interface RewriteResult {
@@ -51,14 +54,20 @@ export interface RewriteResult {
   readonly findings: Finding[];
   /** False when output is the input buffer itself. */
   readonly changed: boolean;
+  /**
+   * The copy wants each recipient's own links (opts.links without `personal`): it holds the
+   * opt-in placeholder, or trackers kept by consent that the gate or the notice must name.
+   */
+  readonly personal?: boolean;
 }
 
 export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise<RewriteResult> {
-  if (opts.consent.opens && opts.consent.clicks) return { output: raw, findings: [], changed: false };
+  // full consent needs no filtering, unless the HTTP side places links or a notice into the copy
+  if (opts.consent.opens && opts.consent.clicks && !opts.links) return { output: raw, findings: [], changed: false };
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const ctx: ClassifyContext = { rules: opts.rules, consent: opts.consent, needles: recipientNeedles(opts.recipients ?? []), policy: { ...DEFAULT_ENGINE_POLICY, ...opts.policy } };
   try {
-    return await rewriteAt(raw, ctx, analysersFor(opts), limits, '', 0);
+    return await rewriteAt(raw, ctx, analysersFor(opts), limits, '', 0, opts.links);
   } catch (err) {
     throw asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
   }
@@ -69,33 +78,54 @@ export async function rewriteMessage(raw: Buffer, opts: RewriteOptions): Promise
  * read (split, decode, detect every text part) → analyse (all candidates of the message together)
  * → decide (classify, policy, edits per part) → write (re-encode changed parts, join).
  */
-async function rewriteAt(raw: Buffer, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<RewriteResult> {
-  const read = await readParts(raw, ctx, analysers, limits, prefix, depth);
+async function rewriteAt(raw: Buffer, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number, links?: MessageLinks): Promise<RewriteResult> {
+  const read = await readParts(raw, ctx, analysers, limits, prefix, depth, links);
   const texts: PartText[] = [];
   for (const seg of read.segments) if (!Buffer.isBuffer(seg) && seg.codec) texts.push({ part: seg.part, contentType: seg.contentType, text: seg.text });
   const hints = await analyseMessage({ candidates: read.candidates, headers: read.headers, ctx, texts }, analysers);
   const findings: Finding[] = [];
   let changed = read.headerFindings.length > 0;
+  let personal = false;
   for (const f of read.headerFindings) findings.push(f);
+  const planned: { seg: TextPart; edits: Edit[] }[] = [];
   for (const seg of read.segments) {
     if (Buffer.isBuffer(seg)) continue;
     if (seg.nested || !seg.codec) {
       for (const f of seg.nested?.findings ?? []) findings.push(f);
       changed ||= seg.nested?.changed ?? false;
+      personal ||= seg.nested?.personal ?? false;
       continue;
     }
-    const decided = decidePart(seg, ctx, hints);
+    const decided = decidePart(seg, ctx, hints, links);
     for (const f of decided.findings) findings.push(f);
-    if (decided.edits.length) {
-      seg.output = encodeBody(seg.codec.encode(applyEdits(seg.text, decided.edits)), seg.encoding);
-      changed = true;
+    if (links && seg.contentType !== 'text/css') {
+      const p = placeholderEdits(seg.text, links.personal ? links.personal.optIn() : null);
+      personal ||= p.found;
+      for (const e of p.edits) decided.edits.push(e);
+    }
+    planned.push({ seg, edits: decided.edits });
+  }
+  // disclosure: the whole message's trackers kept by consent, named once in each top-level text part
+  const kept = links ? findings.filter((f) => disclosed(f.technique, ctx.consent)) : [];
+  if (links && kept.length && (links.gate || links.disclose)) personal = true;
+  if (links?.disclose && links.personal && kept.length && depth === 0) {
+    const vendors = [...new Set(kept.map((f) => f.vendor ?? links.notice.unknownVendor))].sort().join(', ');
+    const notice = { text: links.notice.text.replace('{vendors}', vendors), link: links.notice.link, url: links.personal.optOut(), lang: links.notice.lang };
+    for (const p of planned) {
+      const e = noticeEdit(p.seg.text, notice, { contentType: p.seg.contentType, transparent: p.seg.codec!.transparent, charset: p.seg.codec!.charset });
+      if (e) p.edits.push(e);
     }
   }
-  if (!changed) return { output: raw, findings, changed: false };
+  for (const { seg, edits } of planned) {
+    if (!edits.length) continue;
+    seg.output = encodeBody(seg.codec!.encode(applyEdits(seg.text, edits)), seg.encoding);
+    changed = true;
+  }
+  if (!changed) return { output: raw, findings, changed: false, ...(personal ? { personal } : {}) };
   // the input is canonical (CRLF only, see mime/canonical.ts); a re-encoded part or a header block
   // mailsplit rebuilt must not add a bare line ending that a later library would rewrite
   const output = toCanonical(Buffer.concat(read.segments.map((seg) => (Buffer.isBuffer(seg) ? seg : seg.output))));
-  return { output, findings, changed: true };
+  return { output, findings, changed: true, ...(personal ? { personal } : {}) };
 }
 
 /** A text part the detectors read, and (after the decide stage) its bytes to write. */
@@ -121,7 +151,7 @@ interface ReadMessage {
   readonly headerFindings: Finding[];
 }
 
-async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<ReadMessage> {
+async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number, links?: MessageLinks): Promise<ReadMessage> {
   const chunks = await splitMessage(raw, limits);
   const segments: (Buffer | TextPart)[] = [];
   const candidates: PlacedCandidate[] = [];
@@ -152,7 +182,7 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly 
     // the node's body is the run of body chunks that follows it
     const bodyChunks: Buffer[] = [];
     while (chunks[i + 1]?.type === 'body') bodyChunks.push((chunks[++i] as { value: Buffer }).value);
-    const part = await readPart(node, bodyChunks, ctx, analysers, limits, prefix, nodeDepth);
+    const part = await readPart(node, bodyChunks, ctx, analysers, limits, prefix, nodeDepth, links);
     if (!part) {
       for (const b of bodyChunks) segments.push(b);
       continue;
@@ -170,7 +200,7 @@ async function readParts(raw: Buffer, ctx: ClassifyContext, analysers: readonly 
 }
 
 /** Decode and detect one leaf; null for parts nobody inspects (attachments, images, ...). */
-async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number): Promise<TextPart | null> {
+async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number, links?: MessageLinks): Promise<TextPart | null> {
   const contentType = (node.contentType || 'text/plain').toLowerCase();
   // two Content-Type headers that disagree: a client may honour the one we did not inspect
   // compared as clients read them: "Content-Type:text/html" and "content-type: TEXT/HTML" agree,
@@ -196,7 +226,7 @@ async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyConte
 
   if (isMessage) {
     // the inner message is a message of its own: its own headers, its own analysis
-    const nested = await rewriteAt(decoded, ctx, analysers, limits, `${part}.`, depth + 1);
+    const nested = await rewriteAt(decoded, ctx, analysers, limits, `${part}.`, depth + 1, links);
     return { part, contentType, encoding, codec: null, text: '', candidates: [], nested, output: nested.changed ? encodeBody(nested.output, encoding) : body };
   }
 
@@ -207,14 +237,21 @@ async function readPart(node: MimeNode, bodyChunks: Buffer[], ctx: ClassifyConte
 }
 
 /** Classify every candidate of a part (with the message-level hints), decide, and plan edits. */
-function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints): { findings: Finding[]; edits: Edit[] } {
+function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints, links?: MessageLinks): { findings: Finding[]; edits: Edit[] } {
   const edits: Edit[] = [];
   const findings: Finding[] = [];
+  // the gate needs the recipient's own link; a copy for several recipients keeps trackers as written
+  const web: WebPolicy = { gate: Boolean(links?.gate && links.personal), ask: Boolean(links?.ask) };
   for (const c of p.candidates) {
     const v = classify(c, ctx, hints.get(c));
     if (!v) continue;
-    let action = decide(c, v, ctx.consent);
-    let edit = editFor(c, v, action);
+    let action = decide(c, v, ctx.consent, web);
+    let edit = editFor(c, v, action, action === 'gate-link' || action === 'ask-link' ? webLink(c, v, action, links!) : undefined);
+    if (action === 'gate-link' && !edit) {
+      // no URL slot to point at the gate: consent lets the tracker stay as written
+      action = 'keep';
+      edit = null;
+    }
     if (action !== 'keep' && !edit) {
       // nothing to rewrite the URL into: fall back to removing it rather than keeping a tracker
       action = fallback(c, v);
@@ -237,6 +274,13 @@ function decidePart(p: TextPart, ctx: ClassifyContext, hints: Hints): { findings
     });
   }
   return { findings, edits };
+}
+
+/** The gate or ask URL standing in for this tracker. */
+function webLink(c: Candidate, v: Verdict, action: 'gate-link' | 'ask-link', links: MessageLinks): string {
+  const destination = v.destination ?? v.cleaned;
+  const target: GateTarget = { url: c.url, kind: c.kind === 'open' ? 'pixel' : 'link', ...(destination ? { destination } : {}), ...(v.vendor ? { vendor: v.vendor } : {}) };
+  return action === 'gate-link' ? links.personal!.gate(target) : links.ask!(target);
 }
 
 const NO_HEADERS: MessageHeaders = { get: () => [] };

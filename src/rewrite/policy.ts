@@ -28,7 +28,7 @@ export interface PolicyRow {
 }
 
 const remove = (...actions: Action[]): PolicyRow => ({ scope: 'opens', withoutConsent: 'remove', actions });
-const PER_LINK: PolicyRow = { scope: 'clicks', withoutConsent: 'per-link', actions: ['unwrap-link', 'neutralise-link', 'keep'] };
+const PER_LINK: PolicyRow = { scope: 'clicks', withoutConsent: 'per-link', actions: ['unwrap-link', 'neutralise-link', 'ask-link', 'keep'] };
 const STRIP: PolicyRow = { scope: 'clicks', withoutConsent: 'strip-params', actions: ['strip-params', 'neutralise-link'] };
 
 export const POLICY: Readonly<Record<Technique, PolicyRow>> = {
@@ -62,15 +62,39 @@ export const POLICY: Readonly<Record<Technique, PolicyRow>> = {
   'text-param': STRIP,
 };
 
+/**
+ * With consent a tracker stays; with the HTTP side (web) it may stay behind the gate
+ * (`gate-link`), and it is disclosed. Header findings (read receipts) ask the recipient's client,
+ * not a server: no gate, no notice.
+ */
+const WITH_CONSENT: readonly Action[] = ['keep', 'gate-link'];
+
+/** What the relay's HTTP side adds to the table (config consent.gate, links.opaque). */
+export interface WebPolicy {
+  /** Kept trackers go through the gate. */
+  readonly gate: boolean;
+  /** Opaque tracked links without consent become ask links instead of losing their URL. */
+  readonly ask: boolean;
+}
+
+const NO_WEB: WebPolicy = { gate: false, ask: false };
+
 /** The actions a finding of `technique` may have under `consent` (enforce mode). */
 export function allowedActions(technique: Technique, consent: Consent): readonly Action[] {
   const row = POLICY[technique];
-  return consent[row.scope] ? ['keep'] : row.actions;
+  return consent[row.scope] ? (row.withoutConsent === 'remove-header' ? ['keep'] : WITH_CONSENT) : row.actions;
 }
 
-export function decide(c: Candidate, v: Verdict, consent: Consent): Action {
+/** Whether a tracker of `technique` stays because of `consent`, so the recipient is told about it (consent.disclose). */
+export function disclosed(technique: Technique, consent: Consent): boolean {
+  const row = POLICY[technique];
+  return consent[row.scope] && row.withoutConsent !== 'remove-header';
+}
+
+export function decide(c: Candidate, v: Verdict, consent: Consent, web: WebPolicy = NO_WEB): Action {
   const row = POLICY[v.technique];
-  if (consent[row.scope]) return 'keep';
+  // a link the recipient needs (unsubscribe) keeps working as written, gate or not
+  if (consent[row.scope]) return web.gate && row.withoutConsent !== 'remove-header' && !v.protectedLink ? 'gate-link' : 'keep';
   switch (row.withoutConsent) {
     case 'remove':
       return pick(row, c.removeAction);
@@ -80,7 +104,7 @@ export function decide(c: Candidate, v: Verdict, consent: Consent): Action {
       return 'strip-params';
     case 'per-link':
       if (v.protectedLink) return 'keep';
-      return v.destination ? 'unwrap-link' : 'neutralise-link';
+      return v.destination ? 'unwrap-link' : web.ask ? 'ask-link' : 'neutralise-link';
   }
 }
 

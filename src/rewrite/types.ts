@@ -70,6 +70,8 @@ export const ACTIONS = [
   'neutralise-link', // the link loses its URL, keeps its text
   'strip-params', // per-recipient parameters removed, the link otherwise unchanged
   'remove-header', // a header field removed (read-receipt requests, when configured)
+  'gate-link', // consent given and consent.gate on: the URL now goes through the relay's gate, which checks consent at each request
+  'ask-link', // an opaque tracked link without consent, links.opaque: ask: the gate asks the reader before following it
   'keep', // consent given, a link the recipient needs, or monitor mode: left as it was
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -124,3 +126,38 @@ export interface Edit {
   readonly end: number;
   readonly text: string;
 }
+
+/** A tracker the relay's gate stands in for (src/web/): the URL as written and what it hides. */
+export interface GateTarget {
+  readonly url: string;
+  readonly kind: 'pixel' | 'link';
+  /** The real destination when known offline (unwrapped, or the link without its per-recipient parameters). */
+  readonly destination?: string;
+  readonly vendor?: string;
+}
+
+/**
+ * Links the relay's HTTP side puts into a copy (config consent.*, links.opaque; src/web/ makes
+ * them). The engine only places them; it never signs or resolves anything.
+ */
+export interface MessageLinks {
+  /** consent.gate: trackers kept by consent go through the gate (once `personal` is there). */
+  readonly gate: boolean;
+  /** consent.disclose: trackers kept by consent are named in a notice (once `personal` is there). */
+  readonly disclose: boolean;
+  /** links.opaque: ask; names no one, so copies for several recipients can carry it. */
+  readonly ask: ((target: GateTarget) => string) | null;
+  /** The notice's wording: {vendors} and {url} filled in. */
+  readonly notice: { readonly text: string; readonly link: string; readonly unknownVendor: string; readonly lang: string };
+  /** One recipient's own links; absent on a copy for several recipients. */
+  readonly personal?: PersonalLinks;
+}
+
+export interface PersonalLinks {
+  optIn(): string;
+  optOut(): string;
+  gate(target: GateTarget): string;
+}
+
+/** The literal a sender writes where each recipient's own opt-in link should go. */
+export const OPT_IN_PLACEHOLDER = '{{consent-relay:opt-in}}';

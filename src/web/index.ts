@@ -6,6 +6,8 @@
 import type { AddressInfo } from 'node:net';
 
 import type { AuditRecorder } from '../pipeline/audit.js';
+import type { CopyLinks } from '../pipeline/relay.js';
+import type { MessageLinks } from '../rewrite/types.js';
 import { splitHostPort } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { ConsentStore } from '../consent/store.js';
@@ -30,6 +32,8 @@ export interface WebHandle {
   readonly publicUrl: string;
   readonly links: WebLinks;
   readonly wording: Wording;
+  /** What the pipeline places in copies (src/pipeline/relay.ts CopyLinks). */
+  readonly copyLinks: CopyLinks;
   close(): Promise<void>;
 }
 
@@ -70,14 +74,34 @@ export async function startWeb(config: Config, deps: { consent: ConsentStore; me
   const addr = app.server.address() as AddressInfo;
   const address = { host: addr.address, port: addr.port };
   const publicUrl = publicUrlOf(config, address);
+  const links = new WebLinks(keys, subjects, publicUrl, lifetimes(config));
   return {
     address,
     publicUrl,
-    links: new WebLinks(keys, subjects, publicUrl, lifetimes(config)),
+    links,
     wording,
+    copyLinks: copyLinks(config, links, wording),
     async close() {
       await app.close();
       subjects.close();
+    },
+  };
+}
+
+/** The links and notice wording the engine places, per consent class or per recipient. */
+export function copyLinks(config: Config, links: WebLinks, wording: Wording): CopyLinks {
+  const base: MessageLinks = {
+    gate: config.consent.gate,
+    disclose: config.consent.disclose,
+    ask: config.links.opaque === 'ask' ? (t) => links.ask(t) : null,
+    notice: { text: wording.notice.text, link: wording.notice.link, unknownVendor: wording.notice.unknownVendor, lang: wording.lang },
+  };
+  return {
+    forClass: () => base,
+    forRecipient: (address) => {
+      // one withdrawal link per copy, however many places name it
+      let out: string | undefined;
+      return { ...base, personal: { optIn: () => links.optIn(address), optOut: () => (out ??= links.optOut(address)), gate: (t) => links.gate(address, t) } };
     },
   };
 }

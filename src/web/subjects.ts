@@ -26,6 +26,7 @@ const MIGRATIONS: readonly Migration[] = [
 export class LinkSubjects {
   private readonly db: SqliteDatabase;
   private readonly key: AuditKey;
+  private readonly recent = new Map<string, string>();
   private readonly insertStmt: Statement<[string, string]>;
   private readonly getStmt: Statement<[string], { address: string }>;
 
@@ -39,8 +40,13 @@ export class LinkSubjects {
   /** The address's keyed hash, remembered so that a link carrying it can be resolved later. */
   remember(address: string): string {
     const a = normaliseAddress(address);
+    const known = this.recent.get(a);
+    if (known) return known;
     const hash = recipientHash(this.key, a);
     this.guard(() => this.insertStmt.run(hash, a));
+    // a newsletter's 100 gate links for one recipient are one insert (each is a synchronous commit)
+    if (this.recent.size >= 10_000) this.recent.clear();
+    this.recent.set(a, hash);
     return hash;
   }
 

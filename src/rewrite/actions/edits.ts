@@ -8,7 +8,8 @@ import type { Verdict } from '../types.js';
 import { encodeAttribute } from '../html/entities.js';
 import { TEXT_REPLACEMENT } from '../detectors/text.js';
 
-export function editFor(c: Candidate, v: Verdict, action: Action): Edit | null {
+/** `link`: for gate-link and ask-link, the URL the relay's HTTP side made for this tracker. */
+export function editFor(c: Candidate, v: Verdict, action: Action, link?: string): Edit | null {
   switch (action) {
     case 'keep':
     case 'remove-header': // headers are edited by the engine on the node, not in part text
@@ -23,6 +24,9 @@ export function editFor(c: Candidate, v: Verdict, action: Action): Edit | null {
       return urlEdit(c, v.destination ?? null);
     case 'strip-params':
       return urlEdit(c, v.cleaned ?? null);
+    case 'gate-link':
+    case 'ask-link':
+      return urlEdit(c, link ?? null);
   }
 }
 

@@ -238,7 +238,8 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
     if (!a?.value) return;
     const url = a.value.decoded.trim();
     if (!url) return;
-    out.push({ kind: 'open', technique, url, remove, removeAction, ...extra });
+    // the slot lets the gate (consent.gate) point a kept remote load at the relay; nothing else rewrites an open-side URL
+    out.push({ kind: 'open', technique, url, remove, removeAction, slot: { start: a.value.start, end: a.value.end, quote: a.value.quote, ampEntity: /&amp;/i.test(a.value.raw) }, ...extra });
   };
   const srcset = (a: AttrSpan | undefined, removeAction: Candidate['removeAction'], remove: Span, extra?: Partial<Candidate>): void => {
     if (!a?.value) return;

@@ -27,7 +27,7 @@ export interface Candidate {
   /** What goes when the policy removes this beacon / neutralises this link. */
   readonly remove: Span;
   readonly removeAction: 'remove-element' | 'remove-attribute' | 'drop-declaration' | 'neutralise-link';
-  /** For links: the URL text itself. */
+  /** The URL text itself: for links, and for remote loads in a URL attribute (which only the gate rewrites). */
   readonly slot?: UrlSlot;
   /** Element-level signals for the generic heuristics. */
   readonly tiny?: boolean;

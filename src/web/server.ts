@@ -207,21 +207,17 @@ function evidence(subjects: LinkSubjects, req: FastifyRequest): string {
   return subjects.evidenceHash(`${req.ip}\n${req.headers['user-agent'] ?? ''}`);
 }
 
-/**
- * The consent event a link records. The wording goes into the event's own fields
- * (wordingVersion, wordingSha256) and is repeated in the evidence text, so stores that predate
- * those fields keep it too.
- */
+/** The consent event a link records: the wording shown in its own fields, the client as a keyed hash. */
 export function consentEvent(address: string, action: 'grant' | 'withdraw', scopes: readonly ConsentScope[], wording: ShownWording, clientHash: string, oneClick: boolean): NewConsentEvent {
-  const fields = { wordingVersion: wording.version, wordingSha256: wording.sha256 };
   return {
     address,
     action,
     scopes,
     source: oneClick ? 'one-click withdrawal (RFC 8058) from a link in mail' : action === 'grant' ? 'opt-in link' : 'opt-out link',
     method: 'link',
-    evidence: `client hmac-sha256:${clientHash}; wording ${wording.version} sha256:${wording.sha256}`,
+    evidence: `client hmac-sha256:${clientHash}`,
     recordedBy: 'consent-relay web',
-    ...fields,
+    wordingVersion: wording.version,
+    wordingSha256: wording.sha256,
   };
 }

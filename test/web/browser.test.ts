@@ -66,7 +66,8 @@ describe('consent pages in a browser', () => {
     const after = await store.show('alice@example.org');
     expect(after.consent).toEqual({ opens: false, clicks: false });
     expect(after.history.at(-1)).toMatchObject({ action: 'withdraw', method: 'link' });
-    expect(after.history.at(-1)!.evidence).toMatch(/^client hmac-sha256:[0-9a-f]{64}; wording en-1 sha256:[0-9a-f]{64}$/);
+    expect(after.history.at(-1)!.evidence).toMatch(/^client hmac-sha256:[0-9a-f]{64}$/);
+    expect(after.history.at(-1)).toMatchObject({ wordingVersion: 'en-1', wordingSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     // the other pages, as recipients meet them
     const gate = /href="(http:\/\/127\.0\.0\.1:\d+\/g\/[^"]+)">offer</.exec(alice)![1]!;

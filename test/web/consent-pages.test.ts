@@ -77,11 +77,12 @@ describe('consent pages', () => {
     const w = DEFAULT_WORDING['opt-in'];
     const text = [w.title, w.body.replace('{scopes}', 'when you open our emails and which links in our emails you click'), w.button].join('\n');
     const sha = createHash('sha256').update(text).digest('hex');
-    expect(e.evidence).toContain(`wording ${DEFAULT_WORDING.version} sha256:${sha}`);
+    expect(e.wordingVersion).toBe(DEFAULT_WORDING.version);
+    expect(e.wordingSha256).toBe(sha);
     // the client as a keyed hash of IP and user agent, never in clear
     const subjects = new LinkSubjects(s.tmp.path);
     try {
-      expect(e.evidence).toContain(`client hmac-sha256:${subjects.evidenceHash('127.0.0.1\nFirefox/140')}`);
+      expect(e.evidence).toBe(`client hmac-sha256:${subjects.evidenceHash('127.0.0.1\nFirefox/140')}`);
     } finally {
       subjects.close();
     }

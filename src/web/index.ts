@@ -5,6 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 
+import { auditConsentChanges } from '../audit/consent.js';
+import { SqliteAuditLog } from '../audit/sqlite.js';
 import type { AuditRecorder } from '../pipeline/audit.js';
 import type { CopyLinks } from '../pipeline/relay.js';
 import type { MessageLinks } from '../rewrite/types.js';
@@ -63,12 +65,16 @@ export async function startWeb(config: Config, deps: { consent: ConsentStore; me
   const keys = KeyRing.open(config.dataDir, { rotateEveryMs: config.http.keys.rotateEvery, retireAfterMs: config.http.keys.retireAfter });
   const wording = loadWording(config.http.wording);
   const subjects = new LinkSubjects(config.dataDir);
-  const app = buildWebServer({ keys, subjects, consent: deps.consent, metrics: deps.metrics, wording, logger: deps.logger });
+  // its own connection to the audit log, as `consent grant` has: consent changes are chained events
+  const auditLog = new SqliteAuditLog(config.dataDir);
+  const onConsentChange = (e: Parameters<typeof auditConsentChanges>[1][number]): Promise<void> => auditConsentChanges(auditLog, [e]);
+  const app = buildWebServer({ keys, subjects, consent: deps.consent, metrics: deps.metrics, wording, logger: deps.logger, onConsentChange });
   const { host, port } = splitHostPort(config.http.listen);
   try {
     await app.listen({ host, port });
   } catch (err) {
     subjects.close();
+    await auditLog.close();
     throw new RelayError('CONFIG_INVALID', `cannot listen on ${config.http.listen} (http.listen): ${(err as Error).message}`, { cause: err });
   }
   const addr = app.server.address() as AddressInfo;
@@ -84,6 +90,7 @@ export async function startWeb(config: Config, deps: { consent: ConsentStore; me
     async close() {
       await app.close();
       subjects.close();
+      await auditLog.close();
     },
   };
 }

@@ -11,7 +11,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 
-import type { ConsentScope, ConsentStore, NewConsentEvent } from '../consent/store.js';
+import type { ConsentEvent, ConsentScope, ConsentStore, NewConsentEvent } from '../consent/store.js';
 import { asRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KeyRing } from './keys.js';
@@ -29,6 +29,8 @@ export interface WebServerDeps {
   readonly metrics: Metrics;
   readonly wording: Wording;
   readonly logger: Logger;
+  /** Called after a change is recorded: the audit chain's consent-changed event (src/audit/consent.ts). */
+  readonly onConsentChange?: (event: ConsentEvent) => Promise<void>;
   /** For tests: the clock tokens are checked against. */
   readonly now?: () => number;
 }
@@ -122,13 +124,20 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
       return invalid(reply, 'action');
     }
     const wording = oneClick ? shown(w, [w.notice.link]) : shown(w, c.lines);
+    let recorded: ConsentEvent;
     try {
-      await deps.consent.record(consentEvent(address, claims.action === 'opt-in' ? 'grant' : 'withdraw', claims.scopes, wording, evidence(deps.subjects, req), oneClick));
+      recorded = await deps.consent.record(consentEvent(address, claims.action === 'opt-in' ? 'grant' : 'withdraw', claims.scopes, wording, evidence(deps.subjects, req), oneClick));
     } catch (err) {
       const e = asRelayError(err, 'CONSENT_STORE_UNAVAILABLE', 'consent store unavailable');
       deps.logger.error({ code: e.code }, 'web: consent change not recorded');
       count(claims.action, 'POST', 'store-error');
       return html(reply, 503, c.title, paragraphs(w.invalid.body));
+    }
+    try {
+      await deps.onConsentChange?.(recorded);
+    } catch (err) {
+      // the change itself is recorded and in force; only its chained audit event is missing
+      deps.logger.error({ code: asRelayError(err, 'AUDIT_UNAVAILABLE', 'audit log unavailable').code, consentEventId: recorded.id }, 'web: consent change recorded but not chained in the audit log');
     }
     deps.metrics.inc(M.consentChanges[0], M.consentChanges[1], { action: claims.action === 'opt-in' ? 'grant' : 'withdraw', method: 'link' });
     count(claims.action, 'POST', 'recorded');

@@ -9,6 +9,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { SqliteAuditLog } from '../../src/audit/sqlite.js';
 import { SqliteConsentStore } from '../../src/consent/sqlite.js';
 import type { ConsentState } from '../../src/consent/store.js';
 import { KeyRing, KEY_DIR } from '../../src/web/keys.js';
@@ -89,6 +90,16 @@ describe('consent pages', () => {
     expect(e.evidence).not.toContain('127.0.0.1');
     expect(e.evidence).not.toContain('Firefox');
     expect(relay.metrics.value('consent_relay_consent_changes_total', { action: 'grant', method: 'link' })).toBe(1);
+    // and chained in the audit log, as a change from the command line is
+    const audit = new SqliteAuditLog(s.tmp.path);
+    try {
+      const rows = await audit.list({ type: 'consent-changed' });
+      expect(rows).toHaveLength(1);
+      expect(JSON.stringify(rows[0])).toContain('"method":"link"');
+      expect(JSON.stringify(rows[0])).toContain(`"wordingSha256":"${sha}"`);
+    } finally {
+      await audit.close();
+    }
   });
 
   it('an opt-out link withdraws, also as an RFC 8058 one-click POST', async () => {

@@ -65,6 +65,18 @@ export const ERRORS = {
   UPSTREAM_AUTH_FAILED: { smtp: 451, enhanced: '4.7.0', temporary: true, exit: 75 },
   // policy
   RELAY_DENIED: { smtp: 554, enhanced: '5.7.1', temporary: false, exit: 77 },
+  // who may send through which listener (listeners: submission / smarthost); RFC 4954 and 3207 codes
+  AUTH_REQUIRED: { smtp: 530, enhanced: '5.7.0', temporary: false, exit: 77 },
+  STARTTLS_REQUIRED: { smtp: 530, enhanced: '5.7.0', temporary: false, exit: 77 },
+  AUTH_NEEDS_TLS: { smtp: 538, enhanced: '5.7.11', temporary: false, exit: 77 },
+  AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', temporary: false, exit: 77 },
+  // too many failed attempts from the address or for the name: try again after the lockout
+  AUTH_LOCKED: { smtp: 454, enhanced: '4.7.0', temporary: true, exit: 75 },
+  // the user store could not answer during AUTH or MAIL: "temporary authentication failure"
+  USER_STORE_UNAVAILABLE: { smtp: 454, enhanced: '4.7.0', temporary: true, exit: 75 },
+  SENDER_NOT_ALLOWED: { smtp: 553, enhanced: '5.7.1', temporary: false, exit: 77 },
+  // auth.userMessagesPerMinute / userRecipientsPerMinute spent: the client retries later
+  USER_RATE_LIMIT: { smtp: 451, enhanced: '4.7.1', temporary: true, exit: 75 },
   // fair sharing of the listener (smtp.*): the client reconnects later
   CONNECTION_LIMIT: { smtp: 421, enhanced: '4.7.0', temporary: true, exit: 75 },
   SERVER_BUSY: { smtp: 421, enhanced: '4.3.2', temporary: true, exit: 75 },

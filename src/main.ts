@@ -26,15 +26,24 @@ import { openAuditRecorder } from './pipeline/audit.js';
 import { createEnginePool } from './pipeline/engine-pool.js';
 import type { Engine } from './pipeline/relay.js';
 import { loadRules } from './rewrite/rules/index.js';
-import { isLoopback } from './smtp/connect.js';
+import { SubmissionAuth } from './smtp/auth.js';
+import { listenerTls, resolveListeners, type ListenerMode } from './smtp/listeners.js';
+import { SqliteUserStore } from './users/sqlite.js';
+import type { UserStore } from './users/store.js';
 import { MESSAGE_COPIES, MemoryBudget } from './smtp/budget.js';
 import { createListener, type Listener } from './smtp/server.js';
 import { PRIVATE_DIR_MODE, checkDataDir } from './store/dataDir.js';
 import { M, Metrics, countingAudit, needsWeb, startWeb, type WebHandle } from './web/index.js';
 
 export interface RelayHandle {
-  /** Where each listener actually listens (port 0 in the config resolves here). */
-  readonly addresses: readonly { host: string; port: number }[];
+  /** Where each listener actually listens (port 0 in the config resolves here), in config order. */
+  readonly addresses: readonly { host: string; port: number; mode: ListenerMode }[];
+  /**
+   * Re-read every listener's certificate files (SIGHUP). New handshakes use them; sessions already
+   * encrypted keep theirs. A listener whose files cannot be read keeps its old certificate and is
+   * listed in `failed` (one line each, what to fix).
+   */
+  reloadTls(): { reloaded: number; failed: string[] };
   readonly worker: SpoolWorker;
   readonly spool: Spool;
   /** The HTTP side (pages, gate, /metrics), when http.listen is set. */
@@ -52,19 +61,15 @@ export interface StartOptions {
   readonly consentStore?: ConsentStore;
   /** Use this campaign store instead of the SQLite one (another backend, or a test's failing one); only with campaign.enabled. */
   readonly campaignStore?: CampaignStore;
+  /** Use this user store instead of `<dataDir>/users.db` (another backend); only with submission listeners. */
+  readonly userStore?: UserStore;
 }
 
 export async function startRelay(config: Config, opts: StartOptions): Promise<RelayHandle> {
   const log = opts.logger;
-  for (const l of config.listen) {
-    const { host } = splitHostPort(l.address);
-    if (!isLoopback(host)) {
-      throw new RelayError(
-        'CONFIG_INVALID',
-        `listen.address ${l.address} is not a loopback address; listeners without authentication or an allowlist are loopback-only, so that the relay can never be an open relay`,
-      );
-    }
-  }
+  // every listener is checked, and its certificate read, before anything is opened
+  const specs = resolveListeners(config.listeners);
+  const tlsAtStart = specs.map(listenerTls);
   if (config.limits.maxMessageSize * MESSAGE_COPIES > config.limits.memoryBudget) {
     throw new RelayError(
       'CONFIG_INVALID',
@@ -83,6 +88,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   const rules = loadRules(config.rules.file);
   const consent = opts.consentStore ?? new SqliteConsentStore(config.dataDir);
   const metrics = new Metrics();
+  let users: UserStore | undefined;
   let audit: ReturnType<typeof openAuditRecorder>;
   let spool: Spool;
   let campaigns: CampaignStore | undefined;
@@ -92,11 +98,13 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       // the chain records what was in force before any message is accepted under it
       await audit.record([relayStartedEvent(config, rules.version)]);
       spool = await Spool.open(config.dataDir);
+      if (specs.some((s) => s.mode === 'submission')) users = opts.userStore ?? new SqliteUserStore(config.dataDir);
       if (config.campaign.enabled) {
         const c = config.campaign;
         campaigns = opts.campaignStore ?? new SqliteCampaignStore(config.dataDir, { limits: { windowMs: c.window, maxCampaigns: c.maxCampaigns, maxUrlsPerCampaign: c.maxUrlsPerCampaign } });
       }
     } catch (err) {
+      await users?.close();
       await audit.close();
       throw err;
     }
@@ -119,13 +127,12 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     try {
       web = await startWeb(config, { consent, metrics, logger: log });
     } catch (err) {
-      await Promise.all([upstream.close(), consent.close(), audit.close(), campaigns?.close()]);
+      await Promise.all([upstream.close(), consent.close(), audit.close(), campaigns?.close(), users?.close()]);
       throw err;
     }
   }
   const listeners: Listener[] = [];
-  const addresses: { host: string; port: number }[] = [];
-  // worker threads for the engine; campaign learning needs its store on this thread, so inline
+    // worker threads for the engine; campaign learning needs its store on this thread, so inline
   const pool = createEnginePool({
     workers: opts.engine || config.campaign.enabled ? 0 : config.engine.workers,
     cpuBudgetMs: config.engine.cpuBudget,
@@ -135,6 +142,24 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   // logged when the relay stops, read by `npm run bench`
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
+  const addresses: { host: string; port: number; mode: ListenerMode }[] = [];
+  const a = config.auth;
+  const auth = users
+    ? new SubmissionAuth(
+        users,
+        {
+          maxFailuresPerIp: a.maxFailuresPerIp,
+          maxFailuresPerUser: a.maxFailuresPerUser,
+          failureWindowMs: a.failureWindow,
+          lockoutMs: a.lockout,
+          failureDelayMs: a.failureDelay,
+          maxCommandsBeforeAuth: a.maxCommandsBeforeAuth,
+          userMessagesPerMinute: a.userMessagesPerMinute,
+          userRecipientsPerMinute: a.userRecipientsPerMinute,
+        },
+        log,
+      )
+    : undefined;
   const relayDeps = {
     rules,
     engine: opts.engine ?? pool.engine,
@@ -150,10 +175,13 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     ...(web ? { links: web.copyLinks } : {}),
   };
   try {
-    for (const l of config.listen) {
-      const { host, port } = splitHostPort(l.address);
+    for (const [i, spec] of specs.entries()) {
+      const { host, port } = spec;
       const listener = createListener({
-        hostname: l.hostname ?? config.hostname,
+        spec,
+        tls: tlsAtStart[i]!,
+        ...(auth ? { auth } : {}),
+        hostname: spec.hostname ?? config.hostname,
         maxMessageSize: config.limits.maxMessageSize,
         bareLineEndings: config.smtp.bareLineEndings,
         maxRecipients: config.limits.maxRecipients,
@@ -180,18 +208,19 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       await Promise.race([
         once(listener.server.server, 'listening'),
         once(listener.server, 'error').then(([err]) => {
-          throw new RelayError('CONFIG_INVALID', `cannot listen on ${l.address}: ${(err as Error).message}`);
+          throw new RelayError('CONFIG_INVALID', `${spec.where}: cannot listen on ${spec.address}: ${(err as Error).message}`);
         }),
       ]);
       const addr = listener.server.server.address() as AddressInfo;
       listeners.push(listener);
-      addresses.push({ host: addr.address, port: addr.port });
+      addresses.push({ host: addr.address, port: addr.port, mode: spec.mode });
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
     await web?.close();
     await pool.close();
     await upstream.close();
+    await users?.close();
     await consent.close();
     await audit.close();
     await campaigns?.close();
@@ -210,6 +239,8 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   log.info(
     { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version, engineWorkers: pool.size },
     `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
+    { listen: addresses.map((a) => `${a.mode} ${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
+    `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}${a.mode === 'local' ? '' : ` (${a.mode})`}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
   );
 
   let closing: Promise<void> | null = null;
@@ -219,6 +250,22 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     spool,
     web,
     metrics,
+    reloadTls() {
+      let reloaded = 0;
+      const failed: string[] = [];
+      for (const l of listeners) {
+        if (!l.spec.tlsFiles) continue;
+        try {
+          l.reloadTls(listenerTls(l.spec)!);
+          reloaded++;
+        } catch (err) {
+          failed.push(err instanceof RelayError ? err.reason : `${l.spec.where}: ${String(err)}`);
+        }
+      }
+      log.info({ reloaded, failed: failed.length }, 'TLS certificates reloaded');
+      for (const f of failed) log.error({ reason: f }, 'TLS reload failed; the listener keeps its previous certificate');
+      return { reloaded, failed };
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         // 1. no new transactions (new connections and MAIL get 421), 2. every transaction already
@@ -232,6 +279,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         await web?.close();
         await pool.close();
         await upstream.close();
+        await users?.close();
         await consent.close();
         await audit.close();
         await campaigns?.close();

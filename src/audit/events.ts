@@ -29,6 +29,8 @@ export interface RelayedEvent extends EventBase {
   readonly messageId: string | null;
   /** Envelope sender (the relay's client, not a data subject); "" for the null sender. */
   readonly sender: string;
+  /** The login the client authenticated as on a submission listener; absent otherwise. */
+  readonly authUser?: string;
   readonly recipientCount: number;
   /** The upstream's reply line, addresses redacted. */
   readonly upstream: string;
@@ -248,6 +250,7 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     type: z.literal('relayed'),
     messageId: z.string().nullable(),
     sender: z.string(),
+    authUser: z.string().optional(),
     recipientCount: z.number().int().nonnegative(),
     upstream: z.string(),
     rulesVersion: z.string(),

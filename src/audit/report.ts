@@ -149,7 +149,7 @@ function toTable(rows: readonly AuditRow[]): string {
 function detail(r: AuditRow): string {
   switch (r.type) {
     case 'relayed':
-      return `from ${r.sender || '<>'} ${r.mode} rules ${r.rulesVersion}, ${r.findingCount} finding(s), upstream: ${r.upstream}`;
+      return `from ${r.sender || '<>'}${r.authUser ? ` (login ${r.authUser})` : ''} ${r.mode} rules ${r.rulesVersion}, ${r.findingCount} finding(s), upstream: ${r.upstream}`;
     case 'finding':
       return `${r.action} ${r.kind}/${r.technique} ${r.vendor ?? '-'} ${r.ruleId} ${r.redactedUrl}${r.count && r.count > 1 ? ` (x${r.count})` : ''}${r.note ? ` — ${r.note}` : ''}`;
     case 'campaign-template':

@@ -9,7 +9,7 @@ import type { AuditFormat } from '../audit/report.js';
 import type { ConsentScope } from '../consent/store.js';
 import { RelayError, isRelayError } from '../errors.js';
 import type { ExportFormat } from '../consent/commands.js';
-import { parseAuditFormat, parseAuditType, parseExportFormat, parseLimit, parseScopeOption, parseWhen } from './parse.js';
+import { listenerFlags, parseAuditFormat, parseAuditType, parseExportFormat, parseLimit, parseScopeOption, parseWhen, type ListenerFlags } from './parse.js';
 
 interface Wording {
   wordingVersion?: string;
@@ -64,6 +64,7 @@ const load = {
   audit: () => import('./commands/audit.js'),
   queue: () => import('./commands/queue.js'),
   sink: () => import('./commands/sink.js'),
+  users: () => import('./commands/users.js'),
 };
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -76,14 +77,23 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   withCommon(program.command('serve'))
     .description('run the relay: SMTP in on --listen, filtered copies out to --upstream')
-    .option('-l, --listen <host:port>', 'listen address (default 127.0.0.1:2525; loopback only until AUTH/allowlists exist)')
+    .option('-l, --listen <host:port>', 'the local (loopback-only) listener\'s address (default 127.0.0.1:2525)')
     .option('-u, --upstream <host:port>', 'upstream MTA (default 127.0.0.1:25)')
     .option('--http <host:port>', 'HTTP listener for consent pages, the gate, /healthz and /metrics (http.listen)')
     .option('--public-url <url>', 'base URL recipients reach the HTTP listener at (http.publicUrl)')
-    .addHelpText('after', '\nStops on SIGTERM/SIGINT after finishing the transactions in flight. Spooled copies are retried\nevery spool.scanInterval (see config/relay.example.yaml).')
-    .action(async (o: CommonOptions & { listen?: string; upstream?: string; http?: string; publicUrl?: string }) => {
+    .option('--submission <host:port>', 'add a submission listener (STARTTLS, or implicit TLS on port 465; AUTH required); needs --tls-cert and --tls-key')
+    .option('--tls-cert <file>', 'certificate chain (PEM) for --submission / --smarthost')
+    .option('--tls-key <file>', 'private key (PEM) for --tls-cert')
+    .option('--smarthost <host:port>', 'add a smart-host listener for the MTAs in --allow (STARTTLS too when --tls-cert is given)')
+    .option('--allow <cidrs>', 'networks allowed on --smarthost, e.g. 192.0.2.0/24,2001:db8::/32')
+    .addHelpText(
+      'after',
+      '\nStops on SIGTERM/SIGINT after finishing the transactions in flight; re-reads TLS certificates on\nSIGHUP. Spooled copies are retried every spool.scanInterval (see config/relay.example.yaml).\nUsers for submission listeners: consent-relay users add NAME --senders ADDR|@DOMAIN[,...]',
+    )
+    .action(async (o: CommonOptions & ListenerFlags & { listen?: string; upstream?: string; http?: string; publicUrl?: string }) => {
       const web = { ...(o.http ? { http: o.http } : {}), ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
-      setExit(await (await load.serve()).serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}), ...web })));
+      const addListeners = listenerFlags(o);
+      setExit(await (await load.serve()).serveCommand(configFrom(o, { ...(o.listen ? { listen: o.listen } : {}), ...(o.upstream ? { upstream: o.upstream } : {}), ...web, addListeners })));
     });
 
   withCommon(program.command('scan'))
@@ -332,6 +342,43 @@ Examples:
     .addHelpText('after', '\nExample (three terminals):\n  consent-relay sink\n  consent-relay serve --upstream 127.0.0.1:2526\n  curl smtp://127.0.0.1:2525 --mail-from you@example.com --mail-rcpt alice@example.org --upload-file newsletter.eml')
     .action(async (o: { listen: string; dir: string }) => {
       setExit(await (await load.sink()).sinkCommand({ listen: o.listen, dir: o.dir }));
+    });
+
+  const users = program
+    .command('users')
+    .description('logins for submission listeners and the envelope senders each may use (<data-dir>/users.db)')
+    .addHelpText('after', '\nPasswords are read from the terminal without echo, or with --password-stdin from the first line of\nstandard input; never from the command line. They are stored as scrypt hashes.');
+
+  withCommon(users.command('add'))
+    .description('add login NAME that may send only from --senders')
+    .argument('<name>', 'login name (letters, digits, . _ @ + -)')
+    .option('--senders <list>', 'envelope senders this login may use: addresses and @domains, comma-separated; required')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .addHelpText('after', '\nExample:\n  printf %s "$PW" | consent-relay users add alice --senders alice@example.com,@sales.example.com --password-stdin')
+    .action(async (name: string, o: CommonOptions & { senders?: string; passwordStdin?: boolean }) => {
+      setExit(await (await load.users()).usersAddCommand(configFrom(o), { name, ...(o.senders === undefined ? {} : { senders: o.senders }), passwordStdin: !!o.passwordStdin }));
+    });
+
+  withCommon(users.command('passwd'))
+    .description("change NAME's password (and with --senders, its senders)")
+    .argument('<name>', 'login name')
+    .option('--senders <list>', 'replace the senders this login may use')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .action(async (name: string, o: CommonOptions & { senders?: string; passwordStdin?: boolean }) => {
+      setExit(await (await load.users()).usersPasswdCommand(configFrom(o), { name, ...(o.senders === undefined ? {} : { senders: o.senders }), passwordStdin: !!o.passwordStdin }));
+    });
+
+  withCommon(users.command('remove'))
+    .description('delete login NAME (its sessions can send no further message)')
+    .argument('<name>', 'login name')
+    .action(async (name: string, o: CommonOptions) => {
+      setExit(await (await load.users()).usersRemoveCommand(configFrom(o), { name }));
+    });
+
+  withCommon(users.command('list'))
+    .description('every login and its senders')
+    .action(async (o: CommonOptions) => {
+      setExit(await (await load.users()).usersListCommand(configFrom(o)));
     });
 
   return program;

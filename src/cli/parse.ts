@@ -61,3 +61,34 @@ export function parseExportFormat(value: string): ExportFormat {
   if (!found) throw new RelayError('USAGE', `--format must be one of ${EXPORT_FORMATS.join(', ')}, not "${value}"`);
   return found;
 }
+
+export interface ListenerFlags {
+  submission?: string;
+  smarthost?: string;
+  allow?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/**
+ * `serve --submission HOST:PORT --tls-cert FILE --tls-key FILE` and
+ * `serve --smarthost HOST:PORT --allow CIDR[,CIDR…]` as listener entries added to the config's
+ * (checked there like any other entry). A certificate given with --smarthost offers STARTTLS.
+ */
+export function listenerFlags(o: ListenerFlags): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const tls = o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined;
+  if (!!o.tlsCert !== !!o.tlsKey) throw new RelayError('USAGE', '--tls-cert and --tls-key go together: the certificate chain and its private key (PEM files)');
+  if (o.submission) {
+    if (!tls) throw new RelayError('USAGE', '--submission needs --tls-cert FILE --tls-key FILE: clients log in only over TLS');
+    out.push({ mode: 'submission', address: o.submission, tls, implicitTls: /:465$/.test(o.submission) });
+  }
+  if (o.smarthost) {
+    if (!o.allow) throw new RelayError('USAGE', '--smarthost needs --allow CIDR[,CIDR...]: the networks of the MTAs that may relay through it');
+    const allow = o.allow.split(',').map((c) => c.trim()).filter(Boolean);
+    out.push({ mode: 'smarthost', address: o.smarthost, allow, ...(tls ? { tls } : {}) });
+  } else if (o.allow) {
+    throw new RelayError('USAGE', '--allow belongs to --smarthost HOST:PORT');
+  }
+  return out;
+}

@@ -30,11 +30,48 @@ export const size = z.union([
 /** host:port, with [v6]:port allowed. */
 export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:2525');
 
-export const listenerSchema = z.strictObject({
-  address: hostPort.default('127.0.0.1:2525'),
+/** A network in CIDR notation: 192.0.2.0/24, 2001:db8::/32, or one address (a /32 or /128). */
+export const cidr = z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/, 'a network like 192.0.2.0/24 or 2001:db8::/32');
+
+/** A certificate chain and its private key, PEM files (re-read on SIGHUP). */
+export const tlsFilesSchema = z.strictObject({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+const listenerBase = {
+  address: hostPort,
   /** Shown in the greeting and used as the DSN reporting MTA. */
   hostname: z.string().min(1).optional(),
-});
+};
+
+/**
+ * Where clients connect, one entry per socket. `local`: loopback clients only, no credentials
+ * (the embedded default). `submission`: mail clients, TLS then AUTH, each user limited to their
+ * own senders. `smarthost`: the company's MTAs, by source address (CIDR allowlist), optionally
+ * with STARTTLS and a client certificate signed by `clientCa`.
+ */
+export const listenerSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('local'), ...listenerBase }),
+  z.strictObject({
+    mode: z.literal('submission'),
+    ...listenerBase,
+    tls: tlsFilesSchema,
+    /** true: TLS from the first byte (port 465); false: STARTTLS (port 587). */
+    implicitTls: z.boolean().default(false),
+  }),
+  z.strictObject({
+    mode: z.literal('smarthost'),
+    ...listenerBase,
+    allow: z.array(cidr).min(1),
+    /** Offer STARTTLS with this certificate. */
+    tls: tlsFilesSchema.optional(),
+    /** Require STARTTLS and a client certificate signed by this CA (PEM file) before MAIL. */
+    clientCa: z.string().min(1).optional(),
+  }),
+]);
+
+export type ListenerConfig = z.output<typeof listenerSchema>;
 
 /** The HTTP side (src/web/): consent pages, the gate, health and metrics. Off without `listen`. */
 export const httpSchema = z
@@ -63,7 +100,39 @@ export const httpSchema = z
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('consent-relay.localdomain'),
   dataDir: z.string().min(1).default('./data'),
-  listen: z.array(listenerSchema).min(1).default([{ address: '127.0.0.1:2525' }]),
+  // `listen:` (a list of addresses) from before listeners had modes is read as local listeners (config/load.ts)
+  listeners: z
+    .array(z.preprocess((v) => (v && typeof v === 'object' && !Array.isArray(v) && !('mode' in v) ? { mode: 'local', ...v } : v), listenerSchema))
+    .min(1)
+    .default([{ mode: 'local', address: '127.0.0.1:2525' }]),
+  auth: z
+    .strictObject({
+      /** Failed AUTH attempts from one address within failureWindow before it is locked out (454 4.7.0). */
+      maxFailuresPerIp: z.number().int().min(1).default(10),
+      /** Failed AUTH attempts for one user name within failureWindow before it is locked out. */
+      maxFailuresPerUser: z.number().int().min(1).default(5),
+      failureWindow: duration.default(900_000),
+      /** The first lockout; each further one for the same address or name doubles it, up to 24 h. */
+      lockout: duration.default(300_000),
+      /** Every failed attempt waits this long before its 535. */
+      failureDelay: duration.default(1000),
+      /** Commands a submission client may send before it authenticates (then 421). */
+      maxCommandsBeforeAuth: z.number().int().min(3).default(20),
+      /** Messages one user may send per minute (451 4.7.1 beyond). */
+      userMessagesPerMinute: z.number().int().min(1).default(120),
+      /** Recipients one user may address per minute (451 4.7.1 beyond). */
+      userRecipientsPerMinute: z.number().int().min(1).default(1000),
+    })
+    .default({
+      maxFailuresPerIp: 10,
+      maxFailuresPerUser: 5,
+      failureWindow: 900_000,
+      lockout: 300_000,
+      failureDelay: 1000,
+      maxCommandsBeforeAuth: 20,
+      userMessagesPerMinute: 120,
+      userRecipientsPerMinute: 1000,
+    }),
   upstream: z
     .strictObject({
       address: hostPort.default('127.0.0.1:25'),

@@ -124,6 +124,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           recipientHashes: hashes(d.recipients),
           messageId: c?.copy.messageId ?? null,
           sender: tx.from,
+          ...(tx.trace.auth ? { authUser: tx.trace.auth.user } : {}),
           recipientCount: d.recipients.length,
           upstream: redactText(d.response),
           rulesVersion,

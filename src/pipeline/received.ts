@@ -27,9 +27,9 @@ export interface TraceInfo {
   /** The session ran under TLS. */
   readonly tls: boolean;
   /**
-   * Set once the session authenticated (a later release adds AUTH): the protocol then says so
-   * (ESMTPA, RFC 3848). The user name itself is not written into the header: it would tell every
-   * recipient the sender's login.
+   * Set when the session authenticated (submission listeners): the protocol says so (ESMTPA,
+   * RFC 3848) and the login is named, as Postfix's smtpd_sasl_authenticated_header does, so that
+   * a message can be traced to the account that sent it (a stolen password shows up there).
    */
   readonly auth?: { readonly user: string };
   /** When the message was received: one date for every copy of the transaction. */
@@ -43,7 +43,7 @@ export interface TraceInfo {
  */
 export function receivedHeader(trace: TraceInfo, queueId: string, recipient: string | null): string {
   const literal = addressLiteral(trace.clientAddress);
-  const from = `from ${heloName(trace.helo)}${literal ? ` (${literal})` : ''}`;
+  const from = `from ${heloName(trace.helo)}${literal ? ` (${literal})` : ''}${trace.auth ? `\r\n\t(Authenticated sender: ${domainOrUnknown(trace.auth.user)})` : ''}`;
   const by = `by ${domainOrUnknown(trace.by)} (consent-relay) with ${protocol(trace)} id ${atom(queueId)}`;
   const forClause = recipient !== null && isPlainPath(recipient) ? `\r\n\tfor <${recipient}>` : '';
   return `Received: ${from}\r\n\t${by}${forClause}; ${rfc5322Date(trace.at)}\r\n`;

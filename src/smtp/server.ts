@@ -10,7 +10,10 @@ import { RelayError, isRelayError } from '../errors.js';
 import { bugReport } from '../log.js';
 import { internalFailure, relayMessage, type RelayDeps } from '../pipeline/relay.js';
 import type { TraceInfo } from '../pipeline/received.js';
-import { checkConnect } from './connect.js';
+import type { TLSSocket } from 'node:tls';
+import type { SubmissionAuth } from './auth.js';
+import { checkBeforeMail, checkClient, checkSecure, modeOptions, type ListenerSpec } from './listeners.js';
+import type { TlsMaterial } from './tls.js';
 import type { MemoryBudget } from './budget.js';
 import { ReceivedMessage, readMessage, type BareLineEndings } from './data.js';
 import { ConnectionGuard, type FairnessLimits } from './fairness.js';
@@ -20,6 +23,12 @@ import { fromRelayError, smtpError, toSmtpError } from './reply.js';
 import { Sessions } from './session.js';
 
 export interface ListenerOptions {
+  /** Mode, allowlist, TLS files (listeners.ts). */
+  readonly spec: ListenerSpec;
+  /** The certificate read at start (null: no TLS on this listener). */
+  readonly tls: TlsMaterial | null;
+  /** Users and abuse limits; required for submission listeners. */
+  readonly auth?: SubmissionAuth;
   readonly hostname: string;
   readonly maxMessageSize: number;
   readonly bareLineEndings: BareLineEndings;
@@ -42,6 +51,9 @@ export interface ListenerOptions {
 
 export interface Listener {
   readonly server: SMTPServer;
+  readonly spec: ListenerSpec;
+  /** New certificate for new handshakes; sessions already encrypted keep theirs (SIGHUP). */
+  reloadTls(tls: TlsMaterial): void;
   /** Transactions between end of DATA and our reply. */
   inFlight(): number;
   /** Refuse new transactions from now on (SIGTERM). */
@@ -57,6 +69,9 @@ export function createListener(o: ListenerOptions): Listener {
   // the reserve must leave at least one slot to somebody
   const reserved = Math.min(o.fairness.reservedConnections, o.maxClients - 1);
   const guard = new ConnectionGuard({ ...o.fairness, reservedConnections: reserved, maxClients: o.maxClients }, o.hostname);
+  const spec = o.spec;
+  const auth = o.auth;
+  if (spec.mode === 'submission' && !auth) throw new Error(`${spec.where}: a submission listener needs the user store`);
 
   const server = new SMTPServer({
     name: o.hostname,
@@ -66,9 +81,9 @@ export function createListener(o: ListenerOptions): Listener {
     // holds connections being refused, which would turn the reserve away with them
     maxClients: o.maxClients * 2 + 10,
     socketTimeout: o.idleTimeoutMs,
-    authOptional: true,
-    // AUTH and STARTTLS arrive with the security work; until then loopback only, no credentials
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    // who may connect, TLS and AUTH depend on the listener's mode (listeners.ts, auth.ts)
+    ...modeOptions(spec, o.tls),
+    ...(spec.mode === 'submission' ? auth!.serverOptions() : {}),
     hideDSN: true,
     // closing waits for transactions in flight first (main.ts); what is left then is idle
     closeTimeout: 2000,
@@ -77,21 +92,39 @@ export function createListener(o: ListenerOptions): Listener {
     logger: false,
     onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void) {
       if (draining) return cb(shuttingDown());
-      const denied = checkConnect(session);
+      const denied = checkClient(spec, session.remoteAddress);
       if (denied) {
-        o.logger.warn({ remote: session.remoteAddress }, 'connection refused: not a local client');
+        o.logger.warn({ remote: session.remoteAddress, listener: spec.where }, 'connection refused: address not allowed on this listener');
         return cb(denied);
       }
       const full = guard.admit(session);
       if (full) o.logger.warn({ remote: session.remoteAddress, reason: full.message }, 'connection refused: limit');
       cb(full);
     },
+    onSecure(socket, session, cb) {
+      const refused = checkSecure(spec, socket as TLSSocket);
+      if (refused) o.logger.warn({ remote: session.remoteAddress, listener: spec.where }, 'TLS session refused: no valid client certificate');
+      cb(refused);
+    },
+    onAuth(credentials, session, cb) {
+      if (!auth) return cb(fromRelayError(new RelayError('AUTH_FAILED', 'authentication is not offered here')));
+      auth.authenticate(credentials, session).then(
+        (r) => ('user' in r ? cb(null, { user: r.user }) : cb(r)),
+        (err: unknown) => cb(toSmtpError(err, 'temporary authentication failure; try again later')),
+      );
+    },
     onMailFrom(from, session, cb) {
       if (draining) return cb(shuttingDown());
       sessions.reset(session.id);
-      cb(checkMailFrom(from));
+      const refused = checkBeforeMail(spec, session) ?? checkMailFrom(from);
+      const user = userOf(session);
+      if (refused || !auth || user === null) return cb(refused);
+      auth.checkSender(user, from).then(cb, (err: unknown) => cb(toSmtpError(err, 'sender check failed; try again later')));
     },
     onRcptTo(rcpt, session, cb) {
+      const user = userOf(session);
+      const limited = auth && user !== null ? auth.checkRecipient(user) : null;
+      if (limited) return cb(limited);
       const state = sessions.get(session.id);
       checkRcptTo(rcpt, state.consent.size, o.maxRecipients, o.consent).then(
         (r) => {
@@ -149,9 +182,12 @@ export function createListener(o: ListenerOptions): Listener {
     },
   });
   guard.attach(server);
+  auth?.attach(server);
   server.on('error', (err: Error) => o.logger.error({ reason: err.message }, 'listener error'));
   return {
     server,
+    spec,
+    reloadTls: (tls) => server.updateSecureContext({ ...tls }),
     inFlight: () => inFlight,
     drain: () => {
       draining = true;
@@ -159,19 +195,22 @@ export function createListener(o: ListenerOptions): Listener {
   };
 }
 
-/**
- * The session as the Received: header tells it. The authenticated user goes in `auth` once
- * listeners gain AUTH (smtp-server puts it in `session.user`); until then it is never set.
- */
-function traceOf(session: SMTPServerSession, hostname: string): TraceInfo {
+/** The name the session authenticated as (onAuth's `user`), or null. */
+function userOf(session: SMTPServerSession): string | null {
   const user: unknown = session.user;
+  return typeof user === 'string' && user ? user : null;
+}
+
+/** The session as the Received: header tells it, with the authenticated user (smtp-server's `session.user`). */
+function traceOf(session: SMTPServerSession, hostname: string): TraceInfo {
+  const user = userOf(session);
   return {
     helo: session.hostNameAppearsAs || '',
     clientAddress: session.remoteAddress,
     by: hostname,
     esmtp: session.openingCommand === 'EHLO',
     tls: session.secure,
-    ...(typeof user === 'string' && user ? { auth: { user } } : {}),
+    ...(user ? { auth: { user } } : {}),
     at: new Date(),
   };
 }

@@ -14,7 +14,7 @@ function file(text: string): string {
 describe('configuration', () => {
   it('runs on embedded defaults without a file', () => {
     const c = loadConfig();
-    expect(c.listen[0]!.address).toBe('127.0.0.1:2525');
+    expect(c.listeners[0]).toEqual({ mode: 'local', address: '127.0.0.1:2525' });
     expect(c.upstream.address).toBe('127.0.0.1:25');
     expect(c.dataDir).toMatch(/data$/);
     expect(c.policy.mode).toBe('enforce');
@@ -36,7 +36,7 @@ describe('configuration', () => {
   it('flags override the file', () => {
     const c = loadConfig(file('upstream:\n  address: mx.example.com:25\n'), { upstream: '127.0.0.1:2526', listen: '127.0.0.1:0', dataDir: dir });
     expect(c.upstream.address).toBe('127.0.0.1:2526');
-    expect(c.listen[0]!.address).toBe('127.0.0.1:0');
+    expect(c.listeners[0]!.address).toBe('127.0.0.1:0');
     expect(c.dataDir).toBe(dir);
   });
 

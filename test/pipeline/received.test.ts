@@ -39,10 +39,12 @@ describe('parts of the header', () => {
     expect(protocol({ esmtp: false, tls: false })).toBe('SMTP');
   });
 
-  it('an authenticated session says so in the protocol and does not write the login into the header', () => {
+  it('an authenticated session says so in the protocol and names the login (Postfix: Authenticated sender)', () => {
     const h = receivedHeader({ ...BASE, auth: { user: 'jdoe' } }, 'Q1', null);
     expect(h).toContain('with ESMTPA id Q1');
-    expect(h).not.toContain('jdoe');
+    expect(h).toMatch(/^Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n\t\(Authenticated sender: jdoe\)\r\n\tby /);
+    // a login cannot end the comment or the field early
+    expect(receivedHeader({ ...BASE, auth: { user: 'x)\r\nX-Forged: 1' } }, 'Q1', null)).toContain('(Authenticated sender: x???X-Forged??1)');
   });
 
   it('client addresses become RFC 5321 address literals', () => {

@@ -10,8 +10,8 @@
 # - A temporary policy-rc.d forbids maintainer scripts from starting services, so no system
 #   Postfix grabs port 25; any system Postfix found running afterwards is stopped. The tests
 #   never use the system instance: each starts its own with `postfix -c DIR`.
-# - --no-install-recommends keeps the install small (no python3, no procmail, no TLS Perl libs:
-#   the tests use plain SMTP on 127.0.0.1).
+# - --no-install-recommends keeps the install small (no python3, no procmail); the TLS Perl libs
+#   swaks needs for STARTTLS are listed explicitly.
 set -euo pipefail
 
 start=$(date +%s)
@@ -26,11 +26,15 @@ PACKAGES=(
   "openssl:openssl"      # makes the TLS tests' certificates at test time (test/helpers/certs.ts)
   "sqlite3:sqlite3"      # test/cli/auditVerify.test.ts tampers with audit.db the way an intruder would
   "chromium:chromium"    # test/audit/html.browser.test.ts renders the HTML audit report
+  # swaks speaks STARTTLS/implicit TLS only with these (test/relay/listeners.test.ts: submission attacks)
+  "libnet-ssleay-perl:/usr/share/doc/libnet-ssleay-perl"
+  "libio-socket-ssl-perl:/usr/share/perl5/IO/Socket/SSL.pm"
 )
 names() { for p in "${PACKAGES[@]}"; do printf '%s ' "${p%%:*}"; done; }
 
 have_all() {
-  for p in "${PACKAGES[@]}"; do command -v "${p#*:}" >/dev/null 2>&1 || return 1; done
+  # a check that is a path (a library has no command) must exist; anything else must be a command
+  for p in "${PACKAGES[@]}"; do c=${p#*:}; if [[ $c == /* ]]; then [ -e "$c" ] || return 1; else command -v "$c" >/dev/null 2>&1 || return 1; fi; done
   [ -x /usr/sbin/postfix ] && getent passwd postfix >/dev/null && getent group postdrop >/dev/null
 }
 

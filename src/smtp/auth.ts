@@ -28,6 +28,15 @@ export interface AuthLimits {
   readonly userRecipientsPerMinute: number;
 }
 
+/**
+ * Password checks at once. scrypt runs on libuv's thread pool (4 threads), which also does the
+ * spool's and the stores' file I/O: unbounded, a login flood from many addresses would queue
+ * hashes ahead of every spool write. Two at a time leave the other threads to the mail; a few
+ * dozen more wait their turn, and beyond that a login gets 454 and is retried by the client.
+ */
+const MAX_CHECKS = 2;
+const MAX_WAITING = 64;
+
 const err = (code: ErrorCode, text: string): SmtpError => fromRelayError(new RelayError(code, text));
 const ipKey = (a: string): string => a.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
@@ -38,6 +47,8 @@ export class SubmissionAuth {
   private readonly messages: PerMinute;
   private readonly recipients: PerMinute;
   private readonly commands = new WeakMap<SMTPConnection, number>();
+  private checking = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     private readonly users: UserStore,
@@ -99,6 +110,10 @@ export class SubmissionAuth {
     const lockedIp = this.perIp.lockedFor(ip);
     const lockedUser = this.perUser.lockedFor(name);
     if (lockedIp || lockedUser) return err('AUTH_LOCKED', `too many failed logins; try again in ${seconds(Math.max(lockedIp, lockedUser))} s`);
+    if (this.checking < MAX_CHECKS) this.checking++;
+    else if (this.waiting.length >= MAX_WAITING) return err('AUTH_LOCKED', 'too many logins in progress; try again in a moment');
+    // a slot is handed over by the check that finishes (checking stays as it is)
+    else await new Promise<void>((r) => this.waiting.push(r));
     let ok = false;
     try {
       const user = name ? await this.users.get(name) : null;
@@ -107,6 +122,10 @@ export class SubmissionAuth {
     } catch (e) {
       this.logger.error({ remote: ip, reason: isRelayError(e) ? e.code : 'error' }, 'AUTH: user store unavailable');
       return err('USER_STORE_UNAVAILABLE', 'temporary authentication failure; try again later');
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.checking--;
     }
     if (ok) {
       this.perUser.succeed(name);
@@ -130,7 +149,7 @@ export class SubmissionAuth {
     }
     // the null sender is for bounces an MTA generates, never for a person's client
     if (!from.address || !senderAllowed(senders, from.address)) {
-      this.logger.warn({ session: 'submission' }, 'MAIL refused: sender not allowed for the authenticated user');
+      this.logger.warn('MAIL refused: sender not allowed for the authenticated user');
       return err('SENDER_NOT_ALLOWED', 'sender address not allowed for your login; use one of the addresses configured for you');
     }
     if (!this.messages.take(userName)) return err('USER_RATE_LIMIT', `too many messages per minute from your login (limit ${this.limits.userMessagesPerMinute}); try again later`);

@@ -37,6 +37,8 @@ export interface RelayedEvent extends EventBase {
   readonly rulesVersion: string;
   readonly mode: 'enforce' | 'monitor';
   readonly findingCount: number;
+  /** X-Mailer or User-Agent of the message (mailer.ts); absent in rows from before 2026-11-30. */
+  readonly mailer?: string | null;
 }
 
 /** One tracker found in one copy, and what was done with it. */
@@ -256,6 +258,7 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     rulesVersion: z.string(),
     mode: z.enum(['enforce', 'monitor']),
     findingCount: z.number().int().nonnegative(),
+    mailer: z.string().nullable().optional(),
   }),
   z.object({
     ...base,

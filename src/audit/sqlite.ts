@@ -325,7 +325,7 @@ function sanitise(event: AuditEvent): AuditEvent {
   const recipientHashes = [...new Set(e.recipientHashes)].sort();
   switch (e.type) {
     case 'relayed':
-      return { ...e, at, recipientHashes, upstream: redactText(e.upstream) };
+      return { ...e, at, recipientHashes, upstream: redactText(e.upstream), ...(e.mailer ? { mailer: redactText(e.mailer) } : {}) };
     case 'finding':
       return { ...e, at, recipientHashes, redactedUrl: redactUrl(e.redactedUrl), ...(e.note ? { note: redactText(e.note) } : {}) };
     case 'campaign-template':

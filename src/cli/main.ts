@@ -6,10 +6,11 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { AUDIT_EVENT_TYPES, type AuditEventType } from '../audit/events.js';
 import type { AuditFormat } from '../audit/report.js';
+import { REPORT_DIMENSIONS, REPORT_FORMATS, type ReportDimension, type ReportFormat } from '../audit/summary.js';
 import type { ConsentScope } from '../consent/store.js';
 import { RelayError, isRelayError } from '../errors.js';
 import type { ExportFormat } from '../consent/commands.js';
-import { listenerFlags, parseAuditFormat, parseAuditType, parseExportFormat, parseLimit, parseScopeOption, parseWhen, type ListenerFlags } from './parse.js';
+import { listenerFlags, parseAuditFormat, parseAuditType, parseChoice, parseExportFormat, parseLimit, parseScopeOption, parseWhen, type ListenerFlags } from './parse.js';
 
 interface Wording {
   wordingVersion?: string;
@@ -281,6 +282,26 @@ Examples:
           ...(o.type === undefined ? {} : { type: o.type }),
           ...(o.queueId === undefined ? {} : { queueId: o.queueId }),
           ...(o.limit === undefined ? {} : { limit: o.limit }),
+        }),
+      );
+    });
+
+  withCommon(audit.command('report'))
+    .description('what was removed, how often, by whom: figures by sender, vendor, technique or day; consent coverage; top senders and tools')
+    .option('--by <dimension>', `group by ${REPORT_DIMENSIONS.join(', ')}`, (v: string) => parseChoice(v, '--by', REPORT_DIMENSIONS), 'vendor' as ReportDimension)
+    .option('--since <when>', 'events at or after: a date, a time, or a duration ago (30d)', (v: string) => parseWhen(v, '--since'))
+    .option('--until <when>', 'events before: a date, a time, or a duration ago', (v: string) => parseWhen(v, '--until'))
+    .option('--top <n>', 'rows in the top senders / tools / vendors lists (default 10)', parseLimit)
+    .option('-f, --format <format>', 'table, csv, json or html (one self-contained page)', (v: string) => parseChoice(v, '--format', REPORT_FORMATS), 'table' as ReportFormat)
+    .addHelpText('after', '\nSenders are personal data: the report is for compliance, not for operational logs.\n\nExamples:\n  consent-relay audit report --by sender --since 30d\n  consent-relay audit report --by day --since 2026-11-01 --until 2026-12-01 --format csv > november.csv\n  consent-relay audit report --since 30d --format html > report.html')
+    .action(async (o: CommonOptions & { by: ReportDimension; since?: string; until?: string; top?: number; format: ReportFormat }) => {
+      setExit(
+        await (await load.audit()).auditReportCommand(configFrom(o), {
+          by: o.by,
+          format: o.format,
+          ...(o.since === undefined ? {} : { since: o.since }),
+          ...(o.until === undefined ? {} : { until: o.until }),
+          ...(o.top === undefined ? {} : { top: o.top }),
         }),
       );
     });

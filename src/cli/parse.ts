@@ -92,3 +92,11 @@ export function listenerFlags(o: ListenerFlags): Record<string, unknown>[] {
   }
   return out;
 }
+
+/** One of a fixed list of words (case-insensitive); anything else is USAGE naming the list. */
+export function parseChoice<T extends string>(value: string, option: string, choices: readonly T[]): T {
+  const v = value.trim().toLowerCase();
+  const found = choices.find((c) => c === v);
+  if (!found) throw new RelayError('USAGE', `${option} must be one of ${choices.join(', ')}, not "${value}"`);
+  return found;
+}

@@ -7,6 +7,7 @@
  */
 import type { AuditEvent, CampaignTemplateEvent, FindingEvent } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
+import { extractMailer } from '../audit/mailer.js';
 import { redactText, redactUrl } from '../audit/redact.js';
 import { SqliteAuditLog } from '../audit/sqlite.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
@@ -113,6 +114,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
     },
     async delivered(tx, copies, dispositions, mode, rulesVersion) {
       const byClass = new Map(copies.map((c) => [c.copy.consentClass, c]));
+      const mailer = extractMailer(tx.raw);
       const events = dispositions.map((d): AuditEvent => {
         if (d.type !== 'relayed') return toEvent(d);
         const c = byClass.get(d.consentClass);
@@ -130,6 +132,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           rulesVersion,
           mode,
           findingCount: c?.findings.length ?? 0,
+          mailer,
         };
       });
       await append(events, tx.recipients.map((r) => r.address));

@@ -8,6 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CHECKPOINT_KEY_FILE, checkCheckpoint, formatCheckpoint, loadCheckpointSigner, parseCheckpoint, parsePublicKey, publicKeyPem } from '../../audit/checkpoint.js';
+import { renderHtmlReport } from '../../audit/html.js';
+import { summarise, type ReportDimension, type ReportFormat } from '../../audit/summary.js';
+import { summaryCsv, summaryJson, summaryTable } from '../../audit/summaryFormat.js';
 import { formatChainReport } from '../../audit/verify.js';
 import type { ChainReport, CheckpointClaim } from '../../audit/verify.js';
 import { AUDIT_KEY_FILE } from '../../audit/keys.js';
@@ -146,4 +149,45 @@ function readInput(file: string): string {
 /** The data directory's checkpoint public key, if it has one (never creates one). */
 function existingSignerKey(dataDir: string): KeyObject | null {
   return existsSync(join(dataDir, CHECKPOINT_KEY_FILE)) ? loadCheckpointSigner(dataDir).publicKey : null;
+}
+
+export interface AuditReportOptions {
+  readonly by: ReportDimension;
+  readonly format: ReportFormat;
+  readonly since?: string;
+  readonly until?: string;
+  /** Rows in the "top" lists (default 10). */
+  readonly top?: number;
+}
+
+/** `consent-relay audit report`: figures of a period (summary.ts), with the chain's status in html and json. */
+export async function auditReportCommand(config: Config, opts: AuditReportOptions): Promise<number> {
+  const db = join(config.dataDir, AUDIT_DB_FILE);
+  if (!checkDataDir(config.dataDir, { create: false }) || !existsSync(db)) {
+    throw new RelayError('AUDIT_UNAVAILABLE', `no audit log at ${db} (check --data-dir or dataDir in --config)`);
+  }
+  const period = { ...(opts.since === undefined ? {} : { since: opts.since }), ...(opts.until === undefined ? {} : { until: opts.until }) };
+  const log = openAuditLog(config);
+  try {
+    const summary = summarise(await log.list(period), opts.by, period, opts.top ?? 10);
+    switch (opts.format) {
+      case 'table':
+        await writeStdout(summaryTable(summary));
+        break;
+      case 'csv':
+        await writeStdout(summaryCsv(summary));
+        break;
+      case 'json': {
+        const chain = await log.verify();
+        await writeStdout(summaryJson(summary, { chain: { ok: chain.ok, events: chain.events, head: chain.head, problems: chain.problems } }));
+        break;
+      }
+      case 'html':
+        await writeStdout(renderHtmlReport({ summary, chain: await log.verify(), generatedAt: new Date().toISOString() }));
+        break;
+    }
+  } finally {
+    await log.close();
+  }
+  return 0;
 }

@@ -29,6 +29,22 @@ export function httpUrl(raw: string): URL | null {
  * is opaque.
  */
 export function resolveDestination(url: URL, rules: RuleSet): string | null {
+  // the classifier, the needed-link check and the analysers all ask about the same links
+  let memo = destinations.get(rules);
+  if (!memo) destinations.set(rules, (memo = new Map()));
+  const known = memo.get(url.href);
+  if (known !== undefined) return known;
+  const found = unwrapDestination(url, rules);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(url.href, found);
+  return found;
+}
+
+/** Bounded: a full memo starts over rather than grow with hostile input. */
+const MEMO_MAX = 8192;
+const destinations = new WeakMap<RuleSet, Map<string, string | null>>();
+
+function unwrapDestination(url: URL, rules: RuleSet): string | null {
   const step = (u: URL): string | null => {
     const m = rules.matchUrl(u, 'click');
     if (!m) return null;

@@ -28,9 +28,23 @@ export function readableText(text: string, charset: string | null): string {
   return iconv.encodingExists(named) ? iconv.decode(bytes, named) : text;
 }
 
+/**
+ * The answer per candidate, for the message's lifetime: five analysers ask about every link, and
+ * the destination behind a redirect costs a rule match and a decode each time.
+ */
+const answers = new WeakMap<Candidate, { rules: RuleSet; table: NeededLinks; charset: string | null; needed: Needed | null }>();
+
 /** Why this link must keep working, or null. Pure; the one function every caller uses. */
 export function neededLink(c: Candidate, rules: RuleSet, table: NeededLinks = loadNeededLinks(), charset: string | null = null): Needed | null {
   if (c.kind !== 'click' || c.technique === 'a-ping') return null;
+  const known = answers.get(c);
+  if (known && known.rules === rules && known.table === table && known.charset === charset) return known.needed;
+  const needed = judge(c, rules, table, charset);
+  answers.set(c, { rules, table, charset, needed });
+  return needed;
+}
+
+function judge(c: Candidate, rules: RuleSet, table: NeededLinks, charset: string | null): Needed | null {
   const text = c.linkText ? readableText(c.linkText, charset) : '';
   const byText = text ? table.byText(text) : null;
   if (byText) return byText;

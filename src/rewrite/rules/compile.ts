@@ -225,7 +225,7 @@ function buildRuleSet(version: string, trackers: readonly TrackerRule[], params:
     (!rule.query || rule.query.test(url.search)) &&
     (!rule.url || rule.url.test(url.href));
 
-  const hit = (rule: TrackerRule): TrackerMatch => ({ ruleId: rule.id, vendor: rule.vendor, rule });
+  const hit = (rule: TrackerRule): TrackerMatch => Object.freeze({ ruleId: rule.id, vendor: rule.vendor, rule });
 
   const exact = new Map<string, ParamRule>();
   const scopedExact = new Map<string, ParamRule[]>();
@@ -247,26 +247,15 @@ function buildRuleSet(version: string, trackers: readonly TrackerRule[], params:
     trackers: Object.freeze([...trackers]),
     params: Object.freeze([...params]),
     matchUrl(url: URL, kind: TrackingKind): TrackerMatch | null {
-      let host = url.hostname.toLowerCase();
-      if (host.endsWith('.')) host = host.slice(0, -1);
-      for (let i = 0; ; ) {
-        const bucket = byHost.get(i === 0 ? host : host.slice(i));
-        if (bucket) {
-          for (const { rule } of bucket) if (test(rule, url, kind)) return hit(rule);
-        }
-        const dot = host.indexOf('.', i);
-        if (dot < 0) break;
-        i = dot + 1;
-      }
-      // Hostless rules: one combined test of the path-only patterns decides whether the ordered
-      // scan is needed at all; most URLs match none, and this keeps them off a 100-regex loop.
-      const h = hostlessIndex[kind];
-      if (h.pathOnly.test(url.pathname)) {
-        for (const rule of h.all) if (test(rule, url, kind)) return hit(rule);
-        return null;
-      }
-      for (const rule of h.rest) if (test(rule, url, kind)) return hit(rule);
-      return null;
+      // each distinct URL is matched once: the classifier, the needed-link check, the destination
+      // unwrapping and the analysers ask about the same links (bounded; a full memo starts over)
+      const key = kind === 'open' ? `o${url.href}` : `c${url.href}`;
+      const known = memo.get(key);
+      if (known !== undefined) return known;
+      const found = match(url, kind);
+      if (memo.size >= 8192) memo.clear();
+      memo.set(key, found);
+      return found;
     },
     matchParam(name: string, host: string): ParamRule | null {
       const key = name.toLowerCase();
@@ -281,5 +270,28 @@ function buildRuleSet(version: string, trackers: readonly TrackerRule[], params:
       return null;
     },
   };
+  const memo = new Map<string, TrackerMatch | null>();
+  function match(url: URL, kind: TrackingKind): TrackerMatch | null {
+    let host = url.hostname.toLowerCase();
+    if (host.endsWith('.')) host = host.slice(0, -1);
+    for (let i = 0; ; ) {
+      const bucket = byHost.get(i === 0 ? host : host.slice(i));
+      if (bucket) {
+        for (const { rule } of bucket) if (test(rule, url, kind)) return hit(rule);
+      }
+      const dot = host.indexOf('.', i);
+      if (dot < 0) break;
+      i = dot + 1;
+    }
+    // Hostless rules: one combined test of the path-only patterns decides whether the ordered
+    // scan is needed at all; most URLs match none, and this keeps them off a 100-regex loop.
+    const h = hostlessIndex[kind];
+    if (h.pathOnly.test(url.pathname)) {
+      for (const rule of h.all) if (test(rule, url, kind)) return hit(rule);
+      return null;
+    }
+    for (const rule of h.rest) if (test(rule, url, kind)) return hit(rule);
+    return null;
+  }
   return Object.freeze(ruleSet);
 }

@@ -153,7 +153,9 @@ export function createListener(o: ListenerOptions): Listener {
           const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
           try {
-            const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname) });
+            // a smart host on the allowlist stands behind its senders, so they may get DSNs (pipeline/vouch.ts)
+            const vouch = spec.mode === 'smarthost' ? { senderVouch: 'allowlisted' as const } : {};
+            const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname), ...vouch });
             if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.enhanced} ${reply.message} (queued as ${queueId})`);
             return cb(smtpError(reply.code, reply.enhanced, reply.message));
           } catch (err) {

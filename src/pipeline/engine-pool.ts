@@ -109,9 +109,9 @@ export function createEnginePool(opts: EnginePoolOptions): EnginePool {
 
   const engine: Engine = async (raw: Buffer, ropts: RewriteOptions): Promise<RewriteResult> => {
     // full consent: nothing to do, nothing to send across
-    if (ropts.consent.opens && ropts.consent.clicks) return { output: raw, findings: [], changed: false };
-    // the campaign store (SQLite, with callbacks) lives on this thread
-    if (ropts.campaign) return rewriteMessage(raw, ropts);
+    if (ropts.consent.opens && ropts.consent.clicks && !ropts.links) return { output: raw, findings: [], changed: false };
+    // the campaign store (SQLite, with callbacks) and the HTTP side's link makers (functions) live on this thread
+    if (ropts.campaign || ropts.links) return rewriteMessage(raw, ropts);
     const owned = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
     // a slice of a larger allocation would clone the whole allocation: copy the slice once and move it
     const input = owned ? raw : new Uint8Array(raw);

@@ -115,7 +115,14 @@ export async function verifyChain(rows: AsyncIterable<StoredChainRow>, deps: Ver
   if (first && first.seq !== 1) {
     const anchor = purges.find((p) => p.throughSeq === first.seq - 1 && p.throughMac === first.prevMac);
     if (anchor) purgedThrough = anchor.throughSeq;
-    else problems.push({ kind: 'deleted', seq: 1, message: `events #1–#${first.seq - 1} are missing (deleted from the start; no retention purge recorded them)` });
+    else {
+      // a recorded purge that covers part of the gap: only the rest is missing
+      const partial = purges.filter((p) => p.throughSeq < first.seq - 1).reduce((m, p) => Math.max(m, p.throughSeq), 0);
+      const from = partial + 1;
+      const range = from === first.seq - 1 ? `event #${from} is` : `events #${from}–#${first.seq - 1} are`;
+      const why = partial ? `deleted after the retention purge through #${partial}` : 'deleted from the start; no retention purge recorded them';
+      problems.push({ kind: 'deleted', seq: from, message: `${range} missing (${why})` });
+    }
   }
   for (let i = 1; i < bySeq.length; i++) {
     const a = bySeq[i - 1]!;

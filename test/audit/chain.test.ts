@@ -198,6 +198,40 @@ describe('audit chain', () => {
     expect(r.problems).toEqual([expect.objectContaining({ kind: 'rewritten', seq: 10 })]);
   });
 
+  it('a retention purge of a prefix, recorded in the chain, verifies; the same deletion unrecorded does not', async () => {
+    const db = new Database(file, { readonly: true });
+    const through = db.prepare<[], { seq: number; mac: string }>('SELECT seq, mac FROM audit_events WHERE seq = 4').get()!;
+    db.close();
+    const head = (await log.chainHead())!;
+    const checkpoint = { count: head.seq, head: head.mac, at: '2026-11-30T00:00:00.000Z' };
+    // the contract of src/audit/README.md: announce (throughSeq, throughMac), then delete events 1..throughSeq
+    await log.append([{ type: 'retention-purged', at: '2026-11-30T01:00:00.000Z', queueId: '', consentClass: '', recipientHashes: [], before: '2026-10-03T00:00:00.000Z', throughSeq: through.seq, throughMac: through.mac, events: 4 }]);
+    tamper('DELETE FROM audit_events WHERE seq <= 4');
+    const r = await log.verify(checkpoint);
+    expect(r).toMatchObject({ ok: true, purgedThrough: 4, firstSeq: 5, events: 7, checkpoint: { status: 'ok' } });
+    // one more event deleted beyond what the purge announced is tampering again
+    tamper('DELETE FROM audit_events WHERE seq = 5');
+    expect((await log.verify()).problems).toEqual([expect.objectContaining({ kind: 'deleted', seq: 5, message: 'event #5 is missing (deleted after the retention purge through #4)' })]);
+  });
+
+  it('rows from before the chain existed are counted apart, not reported', async () => {
+    const old = await makeTempDir();
+    try {
+      const fresh = new SqliteAuditLog(old.path);
+      const db = new Database(join(old.path, 'audit.db'));
+      // as the schema-1 relay wrote them: no seq, no MACs
+      db.exec(`INSERT INTO audit_events (type, at, queue_id, consent_class, details) VALUES
+        ('rejected', '2026-09-01T00:00:00.000Z', 'OLD1', '', '{"reason":"451 later"}'),
+        ('rejected', '2026-09-02T00:00:00.000Z', 'OLD2', '', '{"reason":"451 later"}')`);
+      db.close();
+      await fresh.append(moreEvents((a) => fresh.recipientHash(a), 3), []);
+      expect(await fresh.verify()).toMatchObject({ ok: true, unchained: 2, events: 3, firstSeq: 1 });
+      await fresh.close();
+    } finally {
+      await old.cleanup();
+    }
+  });
+
   it('canonical JSON: one text whatever the key order', () => {
     expect(canonicalJson({ b: 1, a: [{ d: null, c: 'x' }], e: undefined })).toBe('{"a":[{"c":"x","d":null}],"b":1}');
   });

@@ -6,6 +6,7 @@
 import type { Candidate } from '../detectors/types.js';
 import { campaignAnalyser, type CampaignContext } from './campaign.js';
 import { listUnsubscribeAnalyser } from './list-unsubscribe.js';
+import { mediaHostAnalyser } from './media-hosts.js';
 import { destinationAnalyser } from './destinations.js';
 import { neededLinksAnalyser } from './needed-links.js';
 import { redirectorAnalyser } from './redirectors.js';
@@ -18,7 +19,7 @@ import type { Analyser, Hint, Hints, MessageView } from './types.js';
  * them wins); then redirector templates before single-link signals, a template's evidence being
  * the stronger.
  */
-export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser, sameAddressAnalyser, redirectorAnalyser, destinationAnalyser, sharedTokenAnalyser];
+export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser, sameAddressAnalyser, redirectorAnalyser, destinationAnalyser, sharedTokenAnalyser, mediaHostAnalyser];
 
 /**
  * The analysers for one rewrite call: the stateless ones, then those built from the call's

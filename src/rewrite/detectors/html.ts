@@ -126,7 +126,7 @@ export const htmlDetector: Detector = {
   id: 'html',
   contentTypes: ['text/html', 'text/x-amp-html', 'application/xhtml+xml', 'image/svg+xml'],
   detect(text: string, ctx: DetectContext): Candidate[] {
-    const walk: Walk = { src: text, out: [], ctx, seen: new Set(), base: undefined, contextBudget: CONTEXT_BUDGET };
+    const walk: Walk = { src: text, out: [], ctx, seen: new Set(), base: undefined, contextBudget: CONTEXT_BUDGET, hiddenBy: hiddenSelectors(text) };
     visit(walk, parseDocument(text), 0, text.length, 0);
     const base = baseHref(walk.base);
     return base ? walk.out.map((c) => ({ ...c, url: resolveAgainst(c.url, base) })) : walk.out;
@@ -143,6 +143,8 @@ interface Walk {
   base: string | undefined;
   /** Tree nodes the link sentences may still visit in this part (see sentenceAround). */
   contextBudget: number;
+  /** Classes and ids the part's own <style> blocks hide and never show again (see hiddenSelectors). */
+  readonly hiddenBy: HiddenSelectors;
 }
 
 /** Parse [from, to) of the part as a fragment and walk it. */
@@ -272,7 +274,7 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
   switch (name) {
     case 'img':
     case 'image': {
-      const signals = sizeSignals(tag);
+      const signals = sizeSignals(tag, w.hiddenBy);
       const isSvgImage = name === 'image';
       const technique: Technique = isSvgImage ? 'svg-image' : 'img';
       for (const n of ['src', 'lowsrc', 'dynsrc', 'href', 'xlink:href']) open(technique, attr(tag, n), 'remove-element', isSvgImage ? whole : startTagOnly, signals);
@@ -281,7 +283,7 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
       break;
     }
     case 'input':
-      if (/^image$/i.test(attr(tag, 'type')?.value?.decoded ?? '')) open('input-image', attr(tag, 'src'), 'remove-element', startTagOnly, sizeSignals(tag));
+      if (/^image$/i.test(attr(tag, 'type')?.value?.decoded ?? '')) open('input-image', attr(tag, 'src'), 'remove-element', startTagOnly, sizeSignals(tag, w.hiddenBy));
       break;
     case 'source': {
       const parent = el.parentNode && 'tagName' in el.parentNode ? el.parentNode.tagName.toLowerCase() : '';
@@ -381,7 +383,7 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
     case 'amp-video':
     case 'amp-audio': {
       const always = name === 'amp-analytics' || name === 'amp-pixel' || name === 'amp-iframe';
-      for (const n of ['src', 'config']) open('amp', attr(tag, n), 'remove-element', whole, always ? { alwaysTracking: true } : sizeSignals(tag));
+      for (const n of ['src', 'config']) open('amp', attr(tag, n), 'remove-element', whole, always ? { alwaysTracking: true } : sizeSignals(tag, w.hiddenBy));
       break;
     }
     case 'use':
@@ -414,8 +416,86 @@ function srcsetUrls(value: string): string[] {
   return out;
 }
 
+/**
+ * Declarations that keep an element from being seen: not displayed, invisible, transparent,
+ * Outlook-hidden, pushed far off-screen, clipped to nothing or scaled to nothing.
+ */
+const HIDING = /display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)|mso-hide\s*:\s*all|(?:^|[;\s])(?:left|top|right|bottom|margin-left|margin-top|text-indent)\s*:\s*-\d{3,}(?:\.\d+)?(?:px|em|rem)|clip\s*:\s*rect\(\s*0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?\s*\)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*\)|(?:^|[;\s])(?:max-)?(?:width|height)\s*:\s*0(?:px|em|%)?\s*(?:;|$|!)/;
+/** The opposite: a declaration that shows an element (a responsive rule undoing a hide). */
+const SHOWING = /display\s*:\s*(?!none)[a-z-]+|visibility\s*:\s*visible|opacity\s*:\s*(?!0(?:\.0+)?\s*(?:;|$|!))[0-9.]+|(?:^|[;\s])(?:max-)?(?:width|height)\s*:\s*(?!0(?:px|em|%)?\s*(?:;|$|!))[0-9]/;
+
+interface HiddenSelectors {
+  readonly classes: ReadonlySet<string>;
+  readonly ids: ReadonlySet<string>;
+}
+const NOTHING_HIDDEN: HiddenSelectors = { classes: new Set(), ids: new Set() };
+/** Bounds: a part's style text read, and selectors per rule, as every scan here is bounded. */
+const MAX_STYLE_TEXT = 512 * 1024;
+
+/**
+ * Classes and ids that the part's <style> blocks hide (`.px{display:none}`, `#o{opacity:0}`,
+ * `img.t{width:0;height:0}`) and that no rule anywhere, @media blocks included, shows again: a
+ * responsive `.mobile-only{display:none}` undone by `@media (max-width:600px){.mobile-only
+ * {display:block}}` is content on phones and stays. Only simple selectors count (a class or id,
+ * optionally after a tag name); a selector that also depends on context is not read.
+ */
+function hiddenSelectors(src: string): HiddenSelectors {
+  if (!/<style/i.test(src)) return NOTHING_HIDDEN;
+  const hideClass = new Set<string>();
+  const hideId = new Set<string>();
+  const showClass = new Set<string>();
+  const showId = new Set<string>();
+  let css = '';
+  for (const m of src.matchAll(/<style\b[^>]*>([^<]*(?:<(?!\/style)[^<]*)*)<\/style/gi)) {
+    css += `${m[1]!}\n`;
+    if (css.length > MAX_STYLE_TEXT) break;
+  }
+  css = css.slice(0, MAX_STYLE_TEXT).replace(/\/\*[^*]*\*+(?:[^/*][^*]*\*+)*\//g, ' ');
+  // rules at the top level hide for every reader; inside @media / @supports they hide only for
+  // some (a responsive layout), so there only what they show again counts
+  const atDepth: boolean[] = [];
+  let from = 0;
+  for (let i = 0; i < css.length; i++) {
+    const ch = css[i];
+    if (ch === '}') {
+      atDepth.pop();
+      from = i + 1;
+    } else if (ch === ';' && atDepth.length === 0) from = i + 1;
+    else if (ch === '{') {
+      const prelude = css.slice(from, i).trim();
+      if (prelude.startsWith('@')) {
+        atDepth.push(true);
+        from = i + 1;
+        continue;
+      }
+      const close = css.indexOf('}', i);
+      const end = close < 0 ? css.length : close;
+      const decls = css.slice(i + 1, end).toLowerCase();
+      readRule(prelude, decls, atDepth.length > 0);
+      i = end;
+      from = end + 1;
+    }
+  }
+  function readRule(selectors: string, decls: string, conditional: boolean): void {
+    const hides = !conditional && HIDING.test(decls);
+    const shows = SHOWING.test(decls);
+    if (!hides && !shows) return;
+    for (const sel of selectors.split(',').slice(0, 64)) {
+      const simple = /^\s*[a-z0-9]*([.#])([a-z0-9_-]+)\s*$/i.exec(sel);
+      if (!simple) continue;
+      const name = simple[2]!.toLowerCase();
+      const [hide, show] = simple[1] === '.' ? [hideClass, showClass] : [hideId, showId];
+      if (hides && !shows) hide.add(name);
+      if (shows) show.add(name);
+    }
+  }
+  for (const c of showClass) hideClass.delete(c);
+  for (const i of showId) hideId.delete(i);
+  return hideClass.size || hideId.size ? { classes: hideClass, ids: hideId } : NOTHING_HIDDEN;
+}
+
 /** Size and visibility signals used by the tiny/hidden image heuristics. */
-function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
+function sizeSignals(tag: StartTag, hiddenBy: HiddenSelectors = NOTHING_HIDDEN): { tiny?: boolean; hidden?: boolean } {
   const num = (v: string | undefined): number | null => {
     if (v === undefined) return null;
     const m = /^(\d+(?:\.\d+)?)(px)?$/i.exec(v.trim());
@@ -438,7 +518,13 @@ function sizeSignals(tag: StartTag): { tiny?: boolean; hidden?: boolean } {
   const sh = num(declared('height'));
   const small = (v: number | null): boolean => v !== null && v <= 2;
   const tiny = (small(w) && (h === null || small(h))) || (small(h) && (w === null || small(w))) || (small(sw) && (sh === null || small(sh))) || (small(sh) && (sw === null || small(sw)));
-  const hidden = /display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)|mso-hide\s*:\s*all/.test(style) || attr(tag, 'hidden') !== undefined;
+  const classes = (decodedValue(attr(tag, 'class')) ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+  const id = decodedValue(attr(tag, 'id'))?.trim().toLowerCase();
+  const hidden =
+    HIDING.test(style) ||
+    attr(tag, 'hidden') !== undefined ||
+    classes.some((c) => hiddenBy.classes.has(c)) ||
+    (id !== undefined && hiddenBy.ids.has(id));
   return { ...(tiny ? { tiny: true } : {}), ...(hidden ? { hidden: true } : {}) };
 }
 

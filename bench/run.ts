@@ -34,7 +34,7 @@ import { freePort, startCountingSink, waitForPort } from './net.js';
 
 const SESSIONS = Number(process.env['BENCH_SESSIONS'] ?? 10);
 /** Newsletters per phase; the other kinds in proportion. */
-const SCALE = Number(process.env['BENCH_MESSAGES'] ?? 240);
+const SCALE = Number(process.env['BENCH_MESSAGES'] ?? 100);
 const root = packageRoot();
 const which = (name: string): string | undefined => ['/usr/sbin', '/usr/bin', '/usr/local/sbin'].map((d) => join(d, name)).find((p) => existsSync(p));
 const smtpSource = which('smtp-source');

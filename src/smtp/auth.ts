@@ -169,6 +169,7 @@ type HookedServer = SMTPServer & {
 
 interface AuthProto {
   handler_AUTH(this: SMTPConnection, command: Buffer, callback: () => void): void;
+  handler_EHLO(this: SMTPConnection, command: Buffer, callback: () => void): void;
   _onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void;
   consentRelayAuth?: boolean;
 }
@@ -176,7 +177,9 @@ interface AuthProto {
 /**
  * smtp-server checks TLS before AUTH with its own reply text and counts commands before AUTH
  * with its own 421; both are wrapped once (as reply.ts wraps `send`) so that a listener with
- * hooks answers from the error table, before the client is asked for any credentials.
+ * hooks answers from the error table, before the client is asked for any credentials. Its EHLO
+ * also offers AUTH before TLS, which invites clients to send a password in clear: on a hooked
+ * listener AUTH is offered only once the session is encrypted (Postfix: smtpd_tls_auth_only).
  */
 function installHooks(): void {
   const proto = SMTPConnection.prototype as unknown as AuthProto;
@@ -187,6 +190,19 @@ function installHooks(): void {
     if (!refusal) return auth.call(this, command, callback);
     this.send(refusal.responseCode, refusal.message);
     callback();
+  };
+  const ehlo = proto.handler_EHLO;
+  proto.handler_EHLO = function handlerEhlo(this: SMTPConnection, command: Buffer, callback: () => void): void {
+    if (this.secure || !(this._server as HookedServer).consentRelayAuthGate) return ehlo.call(this, command, callback);
+    // the reply is built and sent synchronously: filter that one send, then fall back to the prototype's
+    const self = this as unknown as { send: (code: number, data: unknown, context?: unknown) => void };
+    const send = self.send;
+    self.send = (code, data, context) => send.call(this, code, Array.isArray(data) ? data.filter((l) => !/^AUTH /.test(String(l))) : data, context);
+    try {
+      ehlo.call(this, command, callback);
+    } finally {
+      delete (self as { send?: unknown }).send;
+    }
   };
   const onCommand = proto._onCommand;
   proto._onCommand = function preAuth(this: SMTPConnection, command: Buffer, callback?: () => void): void {

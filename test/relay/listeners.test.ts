@@ -128,6 +128,8 @@ describe('submission listener: TLS, then AUTH, then only your own senders', () =
     expect((await c.reply()).code).toBe(220);
     const ehlo = await c.command('EHLO attacker.test');
     expect(ehlo.text).toMatch(/STARTTLS/);
+    // no AUTH offered in clear, so no client is invited to send a password before TLS
+    expect(ehlo.text).not.toMatch(/AUTH/);
     expect((await c.command('MAIL FROM:<alice@example.com>')).text).toMatch(/^530 5\.7\.0 authentication required/);
     expect((await c.command('RCPT TO:<victim@example.net>')).text).toMatch(/^530 5\.7\.0 /);
     // credentials in clear text are refused before they are read (PLAIN with an initial response
@@ -136,9 +138,13 @@ describe('submission listener: TLS, then AUTH, then only your own senders', () =
     expect((await c.command('AUTH LOGIN')).text).toMatch(/^538 5\.7\.11 /);
     c.close();
 
-    // swaks agrees, without STARTTLS
-    const s = await swaks(['--server', `127.0.0.1:${port}`, '--local-interface', '127.0.0.3', '--from', 'alice@example.com', '--to', 'bob@example.org', '--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', PASSWORD]);
-    expect(s.out).toMatch(/<\*\*\s+538 5\.7\.11 /);
+    // swaks without STARTTLS is offered no AUTH and sends no credentials; after STARTTLS it is offered
+    const clear = await swaks(['--server', `127.0.0.1:${port}`, '--local-interface', '127.0.0.3', '--from', 'alice@example.com', '--to', 'bob@example.org', '--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', PASSWORD]);
+    expect(clear.status).not.toBe(0);
+    expect(clear.out).toMatch(/did not advertise authentication/i);
+    expect(clear.out).not.toMatch(/-> AUTH/);
+    const tls = await swaks(['--server', `127.0.0.1:${port}`, '--tls', '--quit-after', 'HELO']);
+    expect(tls.out).toMatch(/<~\s+250-AUTH PLAIN LOGIN/);
     expect(scene.up.attempts).toHaveLength(0);
   });
 

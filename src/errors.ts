@@ -77,6 +77,8 @@ export const ERRORS = {
   SENDER_NOT_ALLOWED: { smtp: 553, enhanced: '5.7.1', temporary: false, exit: 77 },
   // auth.userMessagesPerMinute / userRecipientsPerMinute spent: the client retries later
   USER_RATE_LIMIT: { smtp: 451, enhanced: '4.7.1', temporary: true, exit: 75 },
+  // the recipient objected to contact (subject object; rights.doNotContact.reply is the text)
+  DO_NOT_CONTACT: { smtp: 550, enhanced: '5.7.1', temporary: false, exit: 77 },
   // fair sharing of the listener (smtp.*): the client reconnects later
   CONNECTION_LIMIT: { smtp: 421, enhanced: '4.7.0', temporary: true, exit: 75 },
   SERVER_BUSY: { smtp: 421, enhanced: '4.3.2', temporary: true, exit: 75 },

@@ -24,6 +24,8 @@ import { redactText } from './audit/redact.js';
 import { RelayError } from './errors.js';
 import { openAuditRecorder } from './pipeline/audit.js';
 import { createEnginePool } from './pipeline/engine-pool.js';
+import { SqliteAuditLog } from './audit/sqlite.js';
+import { purgeExpired, startPurgeTimer } from './rights/retention.js';
 import type { Engine } from './pipeline/relay.js';
 import { loadRules } from './rewrite/rules/index.js';
 import { SubmissionAuth } from './smtp/auth.js';
@@ -201,6 +203,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         memoryWaitMs: config.limits.memoryWait,
         spillDir,
         consent,
+        doNotContact: config.rights.doNotContact,
         relay: relayDeps,
         logger: log,
       });
@@ -228,6 +231,19 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   }
   metrics.gauge(M.spool[0], M.spool[1], async () => (await spool.list()).length);
   worker.start();
+  const purger = startPurgeTimer({
+    intervalMs: config.retention.purgeInterval,
+    run: async () => {
+      const log = new SqliteAuditLog(config.dataDir);
+      try {
+        return await purgeExpired({ consent, audit: log, dataDir: config.dataDir, skipIncoming: true }, config.retention);
+      } finally {
+        await log.close();
+      }
+    },
+    onResult: (r) => log.info({ purged: r }, 'retention: expired data purged'),
+    onError: (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'retention: purge failed; retried at the next interval'),
+  });
   // not awaited: the relay serves (and spools) whether or not the upstream is up yet
   void probeUpstream(up.host, up.port, { implicitTls: upstreamSecurity.transport === 'implicit' }).then((r) => {
     if (!r.ok)
@@ -275,6 +291,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
         while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
         await Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
         while (listeners.some((l) => l.inFlight() > 0)) await new Promise((r) => setTimeout(r, 20));
+        await purger.stop();
         await worker.stop();
         await web?.close();
         await pool.close();

@@ -199,7 +199,32 @@ export interface RetentionPurgedEvent extends EventBase {
   readonly events: number;
 }
 
+/**
+ * A recipient who objected to contact (`subject object`) was accepted anyway because
+ * `rights.doNotContact.mode` is `warn`; recorded before the message leaves. (In `reject` mode
+ * they are refused at RCPT and nothing is sent.)
+ */
+export interface DoNotContactEvent extends EventBase {
+  readonly type: 'do-not-contact';
+  readonly mode: 'warn';
+}
+
+/**
+ * A spooled copy was filtered again before its next attempt because consent of its recipients
+ * shrank after it was spooled (a withdrawal, an expiry): the trackers the new consent does not
+ * allow were removed from the waiting copy. `previousClass` → `consentClass`.
+ */
+export interface SpoolRefilteredEvent extends EventBase {
+  readonly type: 'spool-refiltered';
+  readonly spoolId: string;
+  readonly previousClass: string;
+  /** Findings the second run acted on. */
+  readonly findingCount: number;
+}
+
 export type AuditEvent =
+  | DoNotContactEvent
+  | SpoolRefilteredEvent
   | RelayStartedEvent
   | ConsentChangedEvent
   | SubjectRequestEvent
@@ -229,6 +254,8 @@ export const AUDIT_EVENT_TYPES = [
   'consent-changed',
   'subject-request',
   'retention-purged',
+  'do-not-contact',
+  'spool-refiltered',
 ] as const satisfies readonly AuditEventType[];
 
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a recipient hash (64 hex digits), not an address');
@@ -297,6 +324,8 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     dsnSpoolId: z.string().min(1).nullable(),
   }),
   z.object({ ...base, ...spool, type: z.literal('dropped') }),
+  z.object({ ...base, type: z.literal('do-not-contact'), mode: z.literal('warn') }),
+  z.object({ ...base, type: z.literal('spool-refiltered'), spoolId: z.string().min(1), previousClass: z.string(), findingCount: z.number().int().nonnegative() }),
   z.object({
     ...other,
     type: z.literal('relay-started'),
@@ -335,4 +364,4 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
 ]);
 
 /** Event types that are about a message (the rest are about the relay or a person). */
-export const MESSAGE_EVENT_TYPES: ReadonlySet<AuditEventType> = new Set(['finding', 'campaign-template', 'relayed', 'rejected', 'spooled', 'retried', 'delivered-from-spool', 'bounced', 'dropped']);
+export const MESSAGE_EVENT_TYPES: ReadonlySet<AuditEventType> = new Set(['finding', 'campaign-template', 'relayed', 'rejected', 'spooled', 'retried', 'delivered-from-spool', 'bounced', 'dropped', 'do-not-contact', 'spool-refiltered']);

@@ -35,7 +35,20 @@ export interface AuditLog {
   append(events: readonly AuditEvent[], subjects?: readonly string[]): Promise<void>;
   /** Matching rows, oldest first. */
   list(query?: AuditQuery): Promise<AuditRow[]>;
-  /** The hash that stands for `address` in this log's events (see keys.ts). */
+  /**
+   * The pseudonym that stands for `address` in this log's events, created on first use: a random
+   * value kept beside the address in the subjects table, not a function of the address, so that
+   * once the subject row is gone (erasure, retention) nobody, key or no key, can link the events
+   * to the person again. The next message to the same address gets a new pseudonym.
+   */
   recipientHash(address: string): string;
+  /** The pseudonym of `address` if the log knows the address; never creates one (for queries). */
+  subjectHash(address: string): string | null;
+  /** Erasure: forget the address (its subject row). Events stay, counted, unlinked. Returns how many events mention its pseudonym. */
+  forget(address: string): Promise<{ readonly known: boolean; readonly events: number }>;
+  /** The address changed: its pseudonym now stands for `to`. false when the log never knew `from`. */
+  rectify(from: string, to: string): Promise<boolean>;
+  /** Retention: delete events before `eventsBefore` and forget addresses no event since `addressesUnusedSince` mentions. */
+  purge(cutoffs: { readonly eventsBefore?: string; readonly addressesUnusedSince?: string }): Promise<{ readonly events: number; readonly addresses: number }>;
   close(): Promise<void>;
 }

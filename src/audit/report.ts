@@ -104,6 +104,11 @@ function csvRecord(r: AuditRow): Record<CsvColumn, string> {
     case 'consent-changed':
     case 'subject-request':
     case 'retention-purged':
+    case 'do-not-contact':
+      out.detail = detail(r);
+      break;
+    case 'spool-refiltered':
+      out.spool_id = r.spoolId;
       out.detail = detail(r);
       break;
     default:
@@ -173,5 +178,9 @@ function detail(r: AuditRow): string {
       return `${r.request}, receipt ${r.receipt}${r.counts ? ` (${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
     case 'retention-purged':
       return `${r.events} event(s) before ${r.before} purged (through #${r.throughSeq})`;
+    case 'do-not-contact':
+      return 'accepted although the recipient objected to contact (rights.doNotContact.mode: warn)';
+    case 'spool-refiltered':
+      return `spool ${r.spoolId} filtered again before its next attempt: consent ${r.previousClass || 'none'} -> ${r.consentClass || 'none'}, ${r.findingCount} finding(s)`;
   }
 }

@@ -7,6 +7,8 @@
  * recipient" but no longer to them. Events are never updated (triggers); deleting old events for
  * retention is left possible on purpose.
  */
+import { randomBytes } from 'node:crypto';
+
 import type { Statement } from 'better-sqlite3';
 
 import { RelayError } from '../errors.js';
@@ -17,7 +19,7 @@ import { auditEventSchema } from './events.js';
 import type { AuditEvent } from './events.js';
 import { entryOf, loadChainKey, nextLink } from './chain.js';
 import type { ChainEntry, ChainHead, ChainKey, ChainStore, StoredChainRow } from './chain.js';
-import { loadAuditKey, recipientHash } from './keys.js';
+import { loadAuditKey } from './keys.js';
 import { verifyChain } from './verify.js';
 import type { ChainReport, CheckpointClaim } from './verify.js';
 import type { AuditKey } from './keys.js';
@@ -140,6 +142,9 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
       this.selectHead = this.db.prepare('SELECT seq, mac FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1');
       this.insertRecipient = this.db.prepare('INSERT OR IGNORE INTO event_recipients (event_id, recipient_hash) VALUES (?, ?)');
       this.insertSubject = this.db.prepare('INSERT INTO subjects (recipient_hash, address) VALUES (?, ?) ON CONFLICT DO NOTHING');
+      // one pseudonym per address (AuditLog.recipientHash); rows written when hashes were HMACs
+      // already have one address each, so this holds for old files too
+      this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS subjects_address ON subjects (address)');
     } catch (err) {
       this.db.close();
       throw this.fail(err);
@@ -151,7 +156,94 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
   }
 
   recipientHash(address: string): string {
-    return recipientHash(this.key, address);
+    const a = normaliseAddress(address);
+    const known = this.subjectHash(a);
+    if (known !== null) return known;
+    // random, not HMAC(address): see AuditLog.recipientHash. The unique address index makes two
+    // processes racing here agree on the first one's pseudonym.
+    this.guard(() => this.insertSubject.run(randomBytes(32).toString('hex'), a));
+    const made = this.subjectHash(a);
+    if (made === null) throw new RelayError('AUDIT_UNAVAILABLE', `audit log ${this.file}: subject row not stored`);
+    return made;
+  }
+
+  subjectHash(address: string): string | null {
+    return this.guard(() => this.db.prepare<[string], { recipient_hash: string }>('SELECT recipient_hash FROM subjects WHERE address = ?').get(normaliseAddress(address)))?.recipient_hash ?? null;
+  }
+
+  /**
+   * Erasure: the subject row goes (events keep the pseudonym, which now stands for no one) and so
+   * does the clear sender of events the person sent (its keyed hash stays chained); then freed
+   * pages and old WAL frames are scrubbed.
+   */
+  async forget(address: string): Promise<{ known: boolean; events: number }> {
+    const a = normaliseAddress(address);
+    const run = this.db.transaction(() => {
+      this.db.prepare('UPDATE audit_events SET sender = NULL WHERE sender = ?').run(a);
+      const hash = this.db.prepare<[string], { recipient_hash: string }>('SELECT recipient_hash FROM subjects WHERE address = ?').get(a)?.recipient_hash;
+      if (hash === undefined) return { known: false, events: 0 };
+      const events = this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM event_recipients WHERE recipient_hash = ?').get(hash)?.n ?? 0;
+      this.db.prepare('DELETE FROM subjects WHERE address = ?').run(a);
+      return { known: true, events };
+    });
+    return this.guard(() => {
+      const r = run.immediate();
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return r;
+    });
+  }
+
+  async rectify(from: string, to: string): Promise<boolean> {
+    const a = normaliseAddress(from);
+    const b = normaliseAddress(to);
+    const run = this.db.transaction((): boolean => {
+      if (this.db.prepare('SELECT 1 FROM subjects WHERE address = ?').get(b) !== undefined) {
+        throw new RelayError('USAGE', 'the new address already has audit history of its own; the two histories cannot be joined under one pseudonym (export both with subject export instead)');
+      }
+      return this.db.prepare('UPDATE subjects SET address = ? WHERE address = ?').run(b, a).changes > 0;
+    });
+    return this.guard(() => run.immediate());
+  }
+
+  /**
+   * Retention. Only a prefix of the chain can go: the chained events before the first one at or
+   * after `eventsBefore` (by sequence), announced first by a retention-purged event carrying the
+   * last purged MAC, which is what `audit verify` accepts the gap by. Unchained rows from before
+   * the chain go by time. Addresses no event since `addressesUnusedSince` mentions are forgotten.
+   */
+  async purge(cutoffs: { readonly eventsBefore?: string; readonly addressesUnusedSince?: string }): Promise<{ events: number; addresses: number }> {
+    let events = 0;
+    if (cutoffs.eventsBefore !== undefined) {
+      const before = isoTime(cutoffs.eventsBefore, 'eventsBefore');
+      const boundary = this.guard(() => this.db.prepare<[string], { s: number | null }>('SELECT min(seq) AS s FROM audit_events WHERE seq IS NOT NULL AND at >= ?').get(before))?.s ?? null;
+      const last = this.guard(() =>
+        boundary === null
+          ? this.db.prepare<[], { seq: number; mac: string }>('SELECT seq, mac FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1').get()
+          : this.db.prepare<[number], { seq: number; mac: string }>('SELECT seq, mac FROM audit_events WHERE seq = ?').get(boundary - 1),
+      );
+      const old = this.guard(() => this.db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM audit_events WHERE (seq IS NULL AND at < ?) OR seq <= ?').get(before, last?.seq ?? 0))?.n ?? 0;
+      if (old > 0) {
+        if (last) {
+          await this.append([{ type: 'retention-purged', at: new Date().toISOString(), queueId: '', consentClass: '', recipientHashes: [], before, throughSeq: last.seq, throughMac: last.mac, events: old }]);
+        }
+        events = this.guard(() => this.db.prepare('DELETE FROM audit_events WHERE (seq IS NULL AND at < ?) OR seq <= ?').run(before, last?.seq ?? 0).changes);
+      }
+    }
+    let addresses = 0;
+    if (cutoffs.addressesUnusedSince !== undefined) {
+      const since = isoTime(cutoffs.addressesUnusedSince, 'addressesUnusedSince');
+      addresses = this.guard(
+        () =>
+          this.db
+            .prepare(
+              `DELETE FROM subjects WHERE NOT EXISTS (
+                 SELECT 1 FROM event_recipients r JOIN audit_events e ON e.id = r.event_id
+                 WHERE r.recipient_hash = subjects.recipient_hash AND e.at >= ?)`,
+            )
+            .run(since).changes,
+      );
+    }
+    return { events, addresses };
   }
 
   async append(events: readonly AuditEvent[], subjects: readonly string[] = []): Promise<void> {
@@ -196,7 +288,8 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
     }
     if (query.recipient !== undefined) {
       where.push('e.id IN (SELECT event_id FROM event_recipients WHERE recipient_hash = ?)');
-      params.push(this.recipientHash(query.recipient));
+      // an unknown (or erased) address has no pseudonym, hence no events
+      params.push(this.subjectHash(query.recipient) ?? '-');
     }
     if (query.sender !== undefined) {
       // findings and outcomes carry no sender: they belong to the sender's message by queue id
@@ -335,6 +428,8 @@ function sanitise(event: AuditEvent): AuditEvent {
       return { ...e, at, recipientHashes, reason: redactText(e.reason), ...(e.upstream === undefined ? {} : { upstream: redactText(e.upstream) }) };
     case 'relay-started':
     case 'retention-purged':
+    case 'do-not-contact':
+    case 'spool-refiltered':
       return { ...e, at, recipientHashes };
     case 'consent-changed':
       return { ...e, at, recipientHashes, method: redactText(e.method), ...(e.domain === undefined ? {} : { domain: redactText(e.domain) }) };

@@ -66,6 +66,7 @@ const load = {
   queue: () => import('./commands/queue.js'),
   sink: () => import('./commands/sink.js'),
   users: () => import('./commands/users.js'),
+  subject: () => import('./commands/subject.js'),
 };
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -328,6 +329,56 @@ Examples:
     .addHelpText('after', '\nKeep the statement away from this machine; "audit verify --checkpoint FILE" then proves that\nnothing before it was changed or cut away.\n\nExamples:\n  consent-relay audit checkpoint > checkpoint-$(date +%F).json\n  consent-relay audit checkpoint --public-key > relay-checkpoints.pem')
     .action(async (o: CommonOptions & { publicKey?: boolean }) => {
       setExit(await (await load.audit()).auditCheckpointCommand(configFrom(o), { publicKey: Boolean(o.publicKey) }));
+    });
+
+  const subject = program
+    .command('subject')
+    .description('data-subject requests: what is held about a person, erasure, objection to contact, a changed address')
+    .addHelpText('after', '\nEach request is recorded in the audit log (subject-request); an erasure\'s record names no one.');
+
+  withCommon(subject.command('export'))
+    .description('everything held about ADDR: consent history, audit events about mail to them, do-not-contact state, retention')
+    .argument('<addr>', 'the person\'s email address')
+    .option('-f, --format <format>', 'text (a readable report) or json', (v: string) => {
+      const f = v.trim().toLowerCase();
+      if (f !== 'text' && f !== 'json') throw new RelayError('USAGE', `--format must be text or json, not "${v}"`);
+      return f;
+    }, 'text')
+    .action(async (address: string, o: CommonOptions & { format: 'text' | 'json' }) => {
+      setExit(await (await load.subject()).subjectExportCommand(configFrom(o), { address, format: o.format }));
+    });
+
+  withCommon(subject.command('erase'))
+    .description('erase ADDR: consent history and every stored address go; audit events stay counted but no longer linked to them')
+    .argument('<addr>', 'the person\'s email address')
+    .option('--yes', 'confirm (erasure cannot be undone)')
+    .addHelpText('after', '\nIf the person objected to contact, a keyed hash stays on the suppression list so they are not contacted again.\nPrints a receipt with no personal data.')
+    .action(async (address: string, o: CommonOptions & { yes?: boolean }) => {
+      setExit(await (await load.subject()).subjectEraseCommand(configFrom(o), { address, yes: Boolean(o.yes) }));
+    });
+
+  withCommon(subject.command('object'))
+    .description('ADDR objected to contact: the relay refuses mail to them at RCPT (550 5.7.1; rights.doNotContact) and their tracking consent is withdrawn')
+    .argument('<addr>', 'the person\'s email address')
+    .option('--source <text>', 'how the objection arrived (default: objection to contact)')
+    .option('--by <name>', 'who records it (default: the user running the command)')
+    .action(async (address: string, o: CommonOptions & { source?: string; by?: string }) => {
+      setExit(await (await load.subject()).subjectObjectCommand(configFrom(o), { address, ...(o.source === undefined ? {} : { source: o.source }), ...(o.by === undefined ? {} : { by: o.by }) }));
+    });
+
+  withCommon(subject.command('rectify'))
+    .description('the address changed from OLD to NEW: consent history, objection, audit history and web links follow it')
+    .argument('<old>', 'the old address')
+    .argument('<new>', 'the new address')
+    .action(async (from: string, to: string, o: CommonOptions) => {
+      setExit(await (await load.subject()).subjectRectifyCommand(configFrom(o), { from, to }));
+    });
+
+  const maintenance = program.command('maintenance').description('housekeeping of the data directory');
+  withCommon(maintenance.command('purge'))
+    .description('delete what retention.* says is expired (a serving relay also does this every retention.purgeInterval)')
+    .action(async (o: CommonOptions) => {
+      setExit(await (await load.subject()).maintenancePurgeCommand(configFrom(o)));
     });
 
   const queue = program

@@ -270,6 +270,35 @@ export const configSchema = z.strictObject({
       opaque: z.enum(['neutralise', 'ask']).default('neutralise'),
     })
     .default({ opaque: 'neutralise' }),
+  rights: z
+    .strictObject({
+      doNotContact: z
+        .strictObject({
+          /** A recipient who objected to contact (subject object): reject at RCPT (550 5.7.1), or warn (accept and record in the audit log). */
+          mode: z.enum(['reject', 'warn']).default('reject'),
+          /** The text after "550 5.7.1" (one line of printable ASCII). */
+          reply: z
+            .string()
+            .regex(/^[\x20-\x7e]{1,400}$/, 'one line of printable ASCII text, at most 400 characters')
+            .default('the recipient has asked not to be contacted; remove the address from your list'),
+        })
+        .default({ mode: 'reject', reply: 'the recipient has asked not to be contacted; remove the address from your list' }),
+    })
+    .default({ doNotContact: { mode: 'reject', reply: 'the recipient has asked not to be contacted; remove the address from your list' } }),
+  retention: z
+    .strictObject({
+      /** A key's consent history goes this long after its latest event, once nothing in it is in force; 0 keeps it forever. */
+      consentHistory: duration.default(3 * 365 * 86_400_000),
+      /** Audit events older than this are deleted; 0 keeps them forever. */
+      auditEvents: duration.default(2 * 365 * 86_400_000),
+      /** An address behind audit hashes is forgotten when no event about it is newer than this (its events stay, unlinked); 0 never. */
+      addresses: duration.default(365 * 86_400_000),
+      /** Files left in spool/ (crash leftovers) and incoming/ older than this are deleted; 0 never. */
+      leftovers: duration.default(7 * 86_400_000),
+      /** How often a serving relay purges; 0: only `consent-relay maintenance purge`. */
+      purgeInterval: duration.default(86_400_000),
+    })
+    .default({ consentHistory: 3 * 365 * 86_400_000, auditEvents: 2 * 365 * 86_400_000, addresses: 365 * 86_400_000, leftovers: 7 * 86_400_000, purgeInterval: 86_400_000 }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -335,7 +335,12 @@ export class SqliteConsentStore implements ConsentStore {
       this.db.prepare('INSERT INTO consent_erasures (at, events) VALUES (?, ?)').run(this.now().toISOString(), deleted);
       return { consentEvents: deleted, suppressionKept: kept };
     });
-    return this.guard(() => run.immediate());
+    return this.guard(() => {
+      const r = run.immediate();
+      // old WAL frames still hold the deleted rows: copy back and empty the WAL (see audit/sqlite.ts scrub)
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return r;
+    });
   }
 
   async rectify(from: string, to: string): Promise<number> {

@@ -23,8 +23,12 @@ export interface AuditRecorder {
   delivered(tx: Transaction, copies: readonly ClassCopy[], dispositions: readonly Disposition[], mode: 'enforce' | 'monitor', rulesVersion: string): Promise<void>;
   /** Dispositions after the transaction: spool attempts, bounces, drops. */
   later(dispositions: readonly Disposition[]): Promise<void>;
-  /** Events that are not about a message (relay started, consent changed, subject requests). */
-  record(events: readonly AuditEvent[]): Promise<void>;
+  /** Events that are not about a message (relay started, consent changed, subject requests, spool re-filtering); `subjects` the addresses behind their hashes. */
+  record(events: readonly AuditEvent[], subjects?: readonly string[]): Promise<void>;
+  /** Recipients accepted although they objected to contact (warn mode); nothing when there are none. */
+  objected(tx: Transaction): Promise<void>;
+  /** The pseudonym that stands for an address in the log. */
+  recipientHash(address: string): string;
   close(): Promise<void>;
 }
 
@@ -137,6 +141,12 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
       });
       await append(events, tx.recipients.map((r) => r.address));
     },
+    async objected(tx) {
+      if (!tx.objected?.length) return;
+      const event: AuditEvent = { type: 'do-not-contact', at: new Date().toISOString(), queueId: tx.queueId, consentClass: '', recipientHashes: hashes(tx.objected), mode: 'warn' };
+      await append([event], [...tx.objected]);
+    },
+    recipientHash: (address) => log.recipientHash(address),
     async learned(tx, templates) {
       if (!templates.length) return;
       const at = new Date().toISOString();
@@ -149,8 +159,8 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
       const subjects = dispositions.flatMap((d) => [...d.recipients, ...(d.type === 'bounced' && d.dsn.to !== null ? [d.dsn.to] : [])]);
       await append(dispositions.map(toEvent), subjects);
     },
-    async record(events) {
-      if (events.length) await append([...events], []);
+    async record(events, subjects = []) {
+      if (events.length) await append([...events], [...subjects]);
     },
     close: () => log.close(),
   };

@@ -68,6 +68,8 @@ export interface Transaction {
   readonly trace: TraceInfo;
   /** Set by a listener that vouches for the sender in a way `trace` does not show (vouch.ts); DSNs go only to vouched senders. */
   readonly senderVouch?: SenderVouch;
+  /** Recipients accepted although they objected to contact (rights.doNotContact.mode: warn): recorded before delivery. */
+  readonly objected?: readonly string[];
 }
 
 export interface ClassCopy {
@@ -98,7 +100,7 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
 
   // what was removed is on record before anything leaves: no audit, no delivery
   try {
-    await Promise.all([deps.audit.filtered(tx, copies, deps.mode, deps.rules.version), deps.audit.learned(tx, learned)]);
+    await Promise.all([deps.audit.filtered(tx, copies, deps.mode, deps.rules.version), deps.audit.learned(tx, learned), deps.audit.objected(tx)]);
   } catch (err) {
     const e = asRelayError(err, 'AUDIT_UNAVAILABLE', 'audit log unavailable, try again later');
     log.error({ code: e.code, reason: e.message }, 'message refused: audit log unavailable');

@@ -18,7 +18,7 @@ import type { MemoryBudget } from './budget.js';
 import { ReceivedMessage, readMessage, type BareLineEndings } from './data.js';
 import { ConnectionGuard, type FairnessLimits } from './fairness.js';
 import { checkMailFrom } from './mail-from.js';
-import { checkRcptTo } from './rcpt-to.js';
+import { checkRcptTo, type DoNotContactPolicy } from './rcpt-to.js';
 import { fromRelayError, smtpError, toSmtpError } from './reply.js';
 import { Sessions } from './session.js';
 
@@ -45,6 +45,8 @@ export interface ListenerOptions {
   /** smtp-server's idle timer: no byte from the client for this long. */
   readonly idleTimeoutMs: number;
   readonly consent: ConsentStore;
+  /** Recipients who objected to contact: refused at RCPT, or accepted and recorded (rights.doNotContact). */
+  readonly doNotContact?: DoNotContactPolicy;
   readonly relay: RelayDeps;
   readonly logger: Logger;
 }
@@ -126,10 +128,11 @@ export function createListener(o: ListenerOptions): Listener {
       const limited = auth && user !== null ? auth.checkRecipient(user) : null;
       if (limited) return cb(limited);
       const state = sessions.get(session.id);
-      checkRcptTo(rcpt, state.consent.size, o.maxRecipients, o.consent).then(
+      checkRcptTo(rcpt, state.consent.size, o.maxRecipients, o.consent, o.doNotContact).then(
         (r) => {
           if ('error' in r) return cb(r.error);
           state.consent.set(rcpt.address, r.consent);
+          if (r.objected) state.objected.add(rcpt.address);
           cb();
         },
         // a store's own error text can quote the address or its internals: the client gets our words
@@ -155,7 +158,8 @@ export function createListener(o: ListenerOptions): Listener {
           try {
             // a smart host on the allowlist stands behind its senders, so they may get DSNs (pipeline/vouch.ts)
             const vouch = spec.mode === 'smarthost' ? { senderVouch: 'allowlisted' as const } : {};
-            const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname), ...vouch });
+            const objected = recipients.filter((r) => state.objected.has(r.address)).map((r) => r.address);
+            const reply = await relayMessage(o.relay, { queueId, from, recipients, raw, trace: traceOf(session, o.hostname), ...vouch, ...(objected.length ? { objected } : {}) });
             if (reply.code >= 200 && reply.code < 300) return cb(null, `${reply.enhanced} ${reply.message} (queued as ${queueId})`);
             return cb(smtpError(reply.code, reply.enhanced, reply.message));
           } catch (err) {

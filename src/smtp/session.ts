@@ -4,6 +4,8 @@ import type { Consent } from '../rewrite/types.js';
 export interface TransactionState {
   /** Consent per accepted recipient, looked up at RCPT time. Keys as given in RCPT TO. */
   readonly consent: Map<string, Consent>;
+  /** Recipients accepted although they objected to contact (rights.doNotContact.mode: warn). */
+  readonly objected: Set<string>;
 }
 
 /** Per-connection state, keyed by smtp-server's session id. */
@@ -13,7 +15,7 @@ export class Sessions {
   get(id: string): TransactionState {
     let s = this.byId.get(id);
     if (!s) {
-      s = { consent: new Map() };
+      s = { consent: new Map(), objected: new Set() };
       this.byId.set(id, s);
     }
     return s;
@@ -21,7 +23,7 @@ export class Sessions {
 
   /** A new MAIL FROM starts a new transaction. */
   reset(id: string): void {
-    this.byId.set(id, { consent: new Map() });
+    this.byId.set(id, { consent: new Map(), objected: new Set() });
   }
 
   drop(id: string): void {

@@ -62,6 +62,8 @@ export function openDatabase(options: OpenDatabaseOptions): SqliteDatabase {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    // erasure must not leave a person's rows readable in free pages (a DELETE zeroes what it frees)
+    db.pragma('secure_delete = ON');
     migrate(db, options.migrations, code, label, file);
     return db;
   } catch (err) {

@@ -133,7 +133,9 @@ export function countingAudit(audit: AuditRecorder, metrics: Metrics): AuditReco
       await audit.later(dispositions);
     },
     learned: (tx, t) => audit.learned(tx, t),
-    record: (events) => audit.record(events),
+    record: (events, subjects) => audit.record(events, subjects),
+    objected: (tx) => audit.objected(tx),
+    recipientHash: (address) => audit.recipientHash(address),
     close: () => audit.close(),
   };
 }

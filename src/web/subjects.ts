@@ -59,6 +59,21 @@ export class LinkSubjects {
     return this.guard(() => this.getStmt.get(hash))?.address ?? null;
   }
 
+  /** Erasure: links made for the address then name no one. Returns rows deleted. */
+  forget(address: string): number {
+    return this.guard(() => {
+      const n = this.db.prepare('DELETE FROM link_subjects WHERE address = ?').run(normaliseAddress(address)).changes;
+      // the deleted row must not stay readable in old WAL frames
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return n;
+    });
+  }
+
+  /** Rectification: links made for `from` now resolve to `to`. */
+  rectify(from: string, to: string): number {
+    return this.guard(() => this.db.prepare('UPDATE link_subjects SET address = ? WHERE address = ?').run(normaliseAddress(to), normaliseAddress(from)).changes);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -232,16 +232,22 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
     let addresses = 0;
     if (cutoffs.addressesUnusedSince !== undefined) {
       const since = isoTime(cutoffs.addressesUnusedSince, 'addressesUnusedSince');
-      addresses = this.guard(
-        () =>
-          this.db
-            .prepare(
-              `DELETE FROM subjects WHERE NOT EXISTS (
-                 SELECT 1 FROM event_recipients r JOIN audit_events e ON e.id = r.event_id
-                 WHERE r.recipient_hash = subjects.recipient_hash AND e.at >= ?)`,
-            )
-            .run(since).changes,
-      );
+      const run = this.db.transaction((): number => {
+        const unused = this.db
+          .prepare<[string, string], { recipient_hash: string }>(
+            `SELECT recipient_hash FROM subjects WHERE NOT EXISTS (
+               SELECT 1 FROM event_recipients r JOIN audit_events e ON e.id = r.event_id
+               WHERE r.recipient_hash = subjects.recipient_hash AND e.at >= ?)
+             AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.sender_hash = subjects.recipient_hash AND e.at >= ?)`,
+          )
+          .all(since, since)
+          .map((r) => r.recipient_hash);
+        const list = JSON.stringify(unused);
+        // a clear sender whose pseudonym goes must go too (verify matches the two)
+        this.db.prepare('UPDATE audit_events SET sender = NULL WHERE sender_hash IN (SELECT value FROM json_each(?)) AND sender IS NOT NULL').run(list);
+        return this.db.prepare('DELETE FROM subjects WHERE recipient_hash IN (SELECT value FROM json_each(?))').run(list).changes;
+      });
+      addresses = this.guard(() => run.immediate());
     }
     return { events, addresses };
   }
@@ -317,7 +323,7 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
 
   /** `audit verify`: the chain checked with this log's keys (verify.ts). */
   async verify(checkpoint?: CheckpointClaim): Promise<ChainReport> {
-    return verifyChain(this.readChain(), { chainKey: this.chainKey, hashAddress: (a) => this.recipientHash(a) }, checkpoint);
+    return verifyChain(this.readChain(), { chainKey: this.chainKey, hashAddress: (a) => this.subjectHash(a) ?? '' }, checkpoint);
   }
 
   async chainHead(): Promise<ChainHead | null> {

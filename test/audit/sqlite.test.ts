@@ -54,7 +54,8 @@ describe('SqliteAuditLog', () => {
   it('keeps addresses only in subjects, apart from the events', async () => {
     const raw = new Database(join(tmp.path, 'audit.db'), { readonly: true });
     try {
-      expect(raw.prepare('SELECT address FROM subjects ORDER BY address').pluck().all()).toEqual(['alice@example.com', 'bob@example.org', 'carol@example.net']);
+      // recipients and (pseudonymised in the chain) senders
+      expect(raw.prepare('SELECT address FROM subjects ORDER BY address').pluck().all()).toEqual(['alice@example.com', 'bob@example.org', 'carol@example.net', 'news@sender.example', 'sales@other.example']);
       const everythingElse = JSON.stringify([raw.prepare('SELECT * FROM audit_events').all(), raw.prepare('SELECT * FROM event_recipients').all()]);
       expect(everythingElse).not.toMatch(/alice|bob@|carol/);
       expect(raw.prepare('SELECT count(*) FROM event_recipients').pluck().get()).toBe(6);

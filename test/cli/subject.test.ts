@@ -45,6 +45,8 @@ describe('consent-relay subject / maintenance', () => {
     // still suppressed, by keyed hash only
     expect(after.doNotContact).toMatchObject({ address: null });
     expect(cli(['audit', 'list', '--recipient', 'alice@example.org', '-d', data]).out).toBe('no audit events\n');
+    const v = cli(['audit', 'verify', '-d', data]);
+    expect(v.status, v.out + v.err).toBe(0);
   });
 
   it('rectify moves the history; maintenance purge reports what it deleted', () => {

@@ -86,6 +86,8 @@ describe('data-subject requests on real SQLite files', () => {
     const { readFileSync, readdirSync } = await import('node:fs');
     const { join } = await import('node:path');
     for (const f of readdirSync(tmp.path)) if (f.endsWith('.db') || f.endsWith('-wal')) expect(readFileSync(join(tmp.path, f)).includes(Buffer.from(ALICE)), f).toBe(false);
+    // and the chain still verifies: erasure touched no chained row
+    expect(await audit.verify()).toMatchObject({ ok: true });
     // new mail to the same address starts a new, unconnected pseudonym
     await mailTo(ALICE, 'Q3');
     expect((await audit.list({ recipient: ALICE })).map((e) => e.queueId)).toEqual(['Q3', 'Q3']);
@@ -127,9 +129,12 @@ describe('data-subject requests on real SQLite files', () => {
     await audit.append([{ type: 'relayed', at: longAgo, queueId: 'OLD', consentClass: '', recipientHashes: [h], messageId: null, sender: 's@example.com', recipientCount: 1, upstream: '250', rulesVersion: 'r', mode: 'enforce', findingCount: 0 }], ['gone@example.org']);
     await mailTo('fresh@example.org', 'NEW');
     const r = await purgeExpired({ consent, audit, dataDir: tmp.path }, RETENTION);
-    expect(r).toMatchObject({ consentEvents: 1, auditEvents: 1, addresses: 1 });
+    // gone@ and the old event's sender (senders have pseudonyms too); fresh@ and sales@ are recent
+    expect(r).toMatchObject({ consentEvents: 1, auditEvents: 1, addresses: 2 });
     expect((await consent.list()).map((s) => s.address)).toEqual(['kept@example.org', 'recent@example.org']);
-    expect((await audit.list()).map((e) => e.queueId)).toEqual(['NEW', 'NEW']);
+    expect((await audit.list()).map((e) => e.queueId)).toEqual(['NEW', 'NEW', '']);
+    expect((await audit.list()).at(-1)).toMatchObject({ type: 'retention-purged', throughSeq: 1, events: 1 });
+    expect((await audit.verify()).ok).toBe(true);
     expect(audit.subjectHash('gone@example.org')).toBeNull();
     expect(audit.subjectHash('fresh@example.org')).not.toBeNull();
   });

@@ -26,6 +26,7 @@ import { openAuditRecorder } from './pipeline/audit.js';
 import { createEnginePool } from './pipeline/engine-pool.js';
 import { SqliteAuditLog } from './audit/sqlite.js';
 import { purgeExpired, startPurgeTimer } from './rights/retention.js';
+import { spoolRefilter } from './pipeline/refilter.js';
 import type { Engine } from './pipeline/relay.js';
 import { loadRules } from './rewrite/rules/index.js';
 import { SubmissionAuth } from './smtp/auth.js';
@@ -123,7 +124,18 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     log[level]({ event: safe }, `delivery: ${e.type}`);
   };
   const policy = { initialDelayMs: config.spool.retryInitial, factor: config.spool.retryFactor, maxDelayMs: config.spool.retryMax, giveUpAfterMs: config.spool.giveUpAfter };
-  const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent, record: (d) => audit.later(d) });
+  const refilter = spoolRefilter({
+    // the pool is made below; the worker asks only once it runs
+    engine: (raw, o) => (opts.engine ?? pool.engine)(raw, o),
+    rules,
+    limits: { maxDepth: config.limits.maxMimeDepth, maxParts: config.limits.maxMimeParts },
+    policy: { keepCampaignParams: config.policy.keepCampaignParams, readReceipts: config.policy.readReceipts },
+    mode: config.policy.mode,
+    consent,
+    spool,
+    audit,
+  });
+  const worker = new SpoolWorker({ spool, upstream, reportingMta: config.hostname, policy, pollIntervalMs: config.spool.scanInterval, onEvent, record: (d) => audit.later(d), refilter });
   let web: WebHandle | null = null;
   if (config.http.listen || needsWeb(config)) {
     try {

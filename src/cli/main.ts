@@ -173,7 +173,7 @@ Examples:
     .option('--source <text>', 'how the withdrawal arrived, e.g. "unsubscribe reply" (default: withdrawal)')
     .option('--evidence <text>', 'reference to the request, if any')
     .option('--by <name>', 'who records it (default: the user running the command)')
-    .addHelpText('after', '\nOnly ADDR is required. Takes effect for the next message the relay receives; copies already in\nthe spool were filtered with the consent recorded when they arrived.')
+    .addHelpText('after', '\nOnly ADDR is required. Takes effect for the next message the relay receives; a copy already waiting in\nthe spool is filtered again under the lesser consent before its next attempt (audit: spool-refiltered).')
     .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; by?: string }) => {
       setExit(
         await (await load.consent()).consentWithdrawCommand(configFrom(o), {

@@ -60,6 +60,11 @@ export interface SpoolWorkerOptions {
   readonly onEvent?: DeliveryEventSink;
   /** Told every attempt's dispositions (retried, delivered-from-spool, bounced) once the spool reflects them. */
   readonly record?: DispositionSink;
+  /**
+   * Asked before each attempt (pipeline/refilter.ts): the entry as it should be sent now (consent
+   * may have shrunk since it was spooled), or null when nothing of it is left to send now.
+   */
+  readonly refilter?: (msg: SpoolMessage) => Promise<SpoolMessage | null>;
 }
 
 export class SpoolWorker {
@@ -72,6 +77,7 @@ export class SpoolWorker {
   private readonly concurrency: number;
   private readonly emit: DeliveryEventSink;
   private readonly recordSink: DispositionSink | undefined;
+  private readonly refilter: ((msg: SpoolMessage) => Promise<SpoolMessage | null>) | undefined;
 
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -89,6 +95,7 @@ export class SpoolWorker {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.emit = options.onEvent ?? ignoreEvents;
     this.recordSink = options.record;
+    this.refilter = options.refilter;
   }
 
   /** Scan now and then every pollIntervalMs until stop(). */
@@ -159,8 +166,11 @@ export class SpoolWorker {
   }
 
   private async attempt(id: string): Promise<void> {
-    const msg = await this.spool.get(id);
-    if (msg === null) return; // delivered or dropped meanwhile
+    const stored = await this.spool.get(id);
+    if (stored === null) return; // delivered or dropped meanwhile
+    // a withdrawal since it was spooled: filtered again first (a failure leaves the entry for the next scan)
+    const msg = this.refilter && stored.meta.envelope.to.length > 0 ? await this.refilter(stored) : stored;
+    if (msg === null) return;
     const meta = msg.meta;
     if (meta.envelope.to.length === 0) {
       await this.spool.remove(id);

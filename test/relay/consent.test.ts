@@ -89,3 +89,48 @@ describe('consent changes reach the relay while it serves', () => {
     expect(byTo.get('erin@elsewhere.example')).not.toContain(CLICK);
   });
 });
+
+describe('a withdrawal reaches copies waiting in the spool', () => {
+  it('the spooled copy is filtered again under the lesser consent before its next attempt, and the audit log says so', async () => {
+    await operator(async (s) => {
+      await grantConsent(s, { address: 'full@example.org', scopes: ['opens', 'clicks'], source: 'form' });
+    });
+    let soft = true;
+    up.setBehaviour((st) => (soft && st.stage === 'rcpt' && st.address === 'full@example.org' ? { code: 451, message: '4.2.0 mailbox busy' } : 'accept'));
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { spool: { retryInitial: '1500ms', retryMax: '1500ms', scanInterval: '100ms' } }));
+    toClose.push(() => r.close());
+    expect((await send(r.port, 'sales@example.com', ['full@example.org', 'none@example.org'], MAILCHIMP)).code).toBe(250);
+    const [entry] = await r.spool.list();
+    expect(entry!.meta.consentClass).toBe('opens,clicks');
+    expect(decodedTextSync(await r.spool.get(entry!.id))).toContain(PIXEL);
+
+    // alice withdraws while her copy (with every tracker: full consent) waits
+    await operator((s) => withdrawConsent(s, { address: 'full@example.org' }));
+    soft = false;
+    const got = await up.waitFor(2, 10_000);
+    const late = got.find((g) => g.to.join() === 'full@example.org')!;
+    const text = await decodedText(late.raw);
+    expect(text).not.toContain(PIXEL);
+    expect(text).not.toContain(CLICK);
+    await expect.poll(async () => (await r.spool.list()).length, { timeout: 5000 }).toBe(0);
+
+    const { SqliteAuditLog } = await import('../../src/audit/sqlite.js');
+    const log = new SqliteAuditLog(tmp.path);
+    try {
+      // the delivery is recorded just after the entry leaves the spool
+      await expect.poll(async () => (await log.list({ recipient: 'full@example.org', type: 'delivered-from-spool' })).length, { timeout: 5000 }).toBe(1);
+      const rows = await log.list({ recipient: 'full@example.org' });
+      const refiltered = rows.find((e) => e.type === 'spool-refiltered');
+      expect(refiltered).toMatchObject({ previousClass: 'opens,clicks', consentClass: '' });
+      const delivered = rows.find((e) => e.type === 'delivered-from-spool');
+      expect(delivered).toBeDefined();
+      expect(refiltered!.id).toBeLessThan(delivered!.id);
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+function decodedTextSync(m: { raw: Buffer } | null): string {
+  return m ? m.raw.toString('latin1').replace(/=\r\n/g, '').replace(/=3D/g, '=') : '';
+}

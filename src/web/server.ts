@@ -172,7 +172,7 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
         holds = false;
       }
     }
-    if (holds) {
+    if (holds && webUrl(target.url)) {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: 'followed', kind: target.kind });
       return reply.code(302).header('location', target.url).send();
     }
@@ -180,7 +180,7 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: 'blank', kind: 'pixel' });
       return reply.code(200).type('image/gif').send(TRANSPARENT_GIF);
     }
-    if (target.destination) {
+    if (target.destination && webUrl(target.destination)) {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: 'unwrapped', kind: 'link' });
       return reply.code(302).header('location', target.destination).send();
     }
@@ -194,7 +194,7 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: r.ok ? 'malformed' : r.reason });
       return invalid(reply, r.ok ? 'malformed' : r.reason);
     }
-    if (req.body?.['choice'] === 'continue') {
+    if (req.body?.['choice'] === 'continue' && webUrl(r.claims.target.url)) {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: 'ask-continued' });
       return reply.code(303).header('location', r.claims.target.url).send();
     }
@@ -206,6 +206,11 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
 }
 
 type TokenResultFor = ReturnType<typeof verifyToken>;
+
+/** Only http(s) is redirected to, even from a signed token: a javascript: or data: URL from a message is never followed. */
+function webUrl(url: string): boolean {
+  return /^https?:\/\//i.test(url);
+}
 
 function escape(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

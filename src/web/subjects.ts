@@ -29,12 +29,14 @@ export class LinkSubjects {
   private readonly recent = new Map<string, string>();
   private readonly insertStmt: Statement<[string, string]>;
   private readonly getStmt: Statement<[string], { address: string }>;
+  private readonly deleteStmt: Statement<[string]>;
 
   constructor(dataDir: string) {
     this.key = loadAuditKey(dataDir);
     this.db = openDatabase({ dataDir, fileName: WEB_DB_FILE, code: 'CONSENT_STORE_UNAVAILABLE', label: 'link subjects', migrations: MIGRATIONS });
     this.insertStmt = this.db.prepare('INSERT INTO link_subjects (recipient_hash, address) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.getStmt = this.db.prepare('SELECT address FROM link_subjects WHERE recipient_hash = ?');
+    this.deleteStmt = this.db.prepare('DELETE FROM link_subjects WHERE recipient_hash = ?');
   }
 
   /** The address's keyed hash, remembered so that a link carrying it can be resolved later. */
@@ -53,6 +55,13 @@ export class LinkSubjects {
   /** The keyed hash of an arbitrary string (evidence: client IP and user agent), never reversible. */
   evidenceHash(text: string): string {
     return this.key.hmac(`evidence\n${text}`);
+  }
+
+  /** Erasure: the address's row goes, so its links name no one any more. Returns whether there was one. */
+  forget(address: string): boolean {
+    const a = normaliseAddress(address);
+    this.recent.delete(a);
+    return this.guard(() => this.deleteStmt.run(recipientHash(this.key, a))).changes > 0;
   }
 
   resolve(hash: string): string | null {

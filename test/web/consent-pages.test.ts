@@ -165,6 +165,34 @@ describe('consent pages', () => {
     expect(relay.metrics.value('consent_relay_web_requests_total', { page: 'consent', method: 'POST', outcome: 'bad-signature' })).toBe(3);
   });
 
+  it('an erased person\'s links name no one; the gate never redirects to a URL that is not http(s)', async () => {
+    const relay = await start();
+    const store = new SqliteConsentStore(s.tmp.path);
+    toClose.push(() => store.close());
+    await store.record({ address: ALICE, action: 'grant', scopes: ['opens', 'clicks'], source: 'test' });
+    const keys = KeyRing.open(s.tmp.path, { rotateEveryMs: 30 * DAY, retireAfterMs: 400 * DAY });
+    const subjects = new LinkSubjects(s.tmp.path);
+    toClose.push(() => subjects.close());
+    const recipient = subjects.remember(ALICE);
+    const base = relay.web!.publicUrl;
+    const evil = signToken(keys, { action: 'gate', recipient, scopes: ['clicks'], expires: Date.now() + DAY, target: { url: 'javascript:alert(1)', kind: 'link', vendor: 'X' } });
+    const r = await fetch(`${base}/g/${evil}`, { redirect: 'manual' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('location')).toBeNull();
+    const good = signToken(keys, { action: 'gate', recipient, scopes: ['clicks'], expires: Date.now() + DAY, target: { url: 'https://t.example/c', kind: 'link', vendor: 'X' } });
+    expect((await fetch(`${base}/g/${good}`, { redirect: 'manual' })).status).toBe(302);
+
+    const out = relay.web!.links.optOut(ALICE);
+    expect(subjects.forget(ALICE)).toBe(true);
+    const p = await post(out, { wording: DEFAULT_WORDING.version });
+    expect(p.status).toBe(404);
+    expect((await history()).history).toHaveLength(1);
+    // consent still recorded, but the gate cannot tell whose link it is: it does not follow it
+    const g = await fetch(`${base}/g/${good}`, { redirect: 'manual' });
+    expect(g.status).toBe(200);
+    expect(await g.text()).toContain('Link no longer tracked');
+  });
+
   it('keys rotate; older keys verify until retired; key files are private', async () => {
     const dir = join(s.tmp.path, 'ring');
     let t = Date.parse('2026-01-01T00:00:00Z');

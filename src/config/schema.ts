@@ -92,6 +92,8 @@ export const httpSchema = z
     inviteLifetime: duration.default(30 * 86_400_000),
     /** How long withdrawal and gate links in delivered mail stay valid (capped by keys.retireAfter). */
     linkLifetime: duration.default(365 * 86_400_000),
+    /** Serve HTTPS with this certificate and key (PEM files); absent: plain HTTP, for a reverse proxy that terminates TLS. */
+    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
     /** A YAML file overriding the page and notice wording (src/web/wording.ts lists the keys); default English. */
     wording: z.string().min(1).optional(),
   })

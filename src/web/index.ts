@@ -3,6 +3,7 @@
  * the pipeline uses. `startWeb` is called by the composition root (src/main.ts) when
  * `http.listen` is set, and closed with the relay.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 
 import { auditConsentChanges } from '../audit/consent.js';
@@ -42,9 +43,18 @@ export interface WebHandle {
 /** The public base URL: http.publicUrl, or the listen address itself (with the port actually bound). */
 export function publicUrlOf(config: Config, bound?: { host: string; port: number }): string {
   if (config.http.publicUrl) return config.http.publicUrl.replace(/\/+$/, '');
+  const scheme = config.http.tls ? 'https' : 'http';
   if (!config.http.listen) throw new RelayError('CONFIG_INVALID', 'http.publicUrl or http.listen is needed to make links');
   const { host, port } = bound ?? splitHostPort(config.http.listen);
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function readTls(t: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) };
+  } catch (err) {
+    throw new RelayError('CONFIG_INVALID', `http.tls: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Link maker for commands that run beside the relay (`consent invite`): same keys, same subjects. */
@@ -68,7 +78,8 @@ export async function startWeb(config: Config, deps: { consent: ConsentStore; me
   // its own connection to the audit log, as `consent grant` has: consent changes are chained events
   const auditLog = new SqliteAuditLog(config.dataDir);
   const onConsentChange = (e: Parameters<typeof auditConsentChanges>[1][number]): Promise<void> => auditConsentChanges(auditLog, [e]);
-  const app = buildWebServer({ keys, subjects, consent: deps.consent, metrics: deps.metrics, wording, logger: deps.logger, onConsentChange });
+  const tls = config.http.tls ? readTls(config.http.tls) : undefined;
+  const app = buildWebServer({ keys, subjects, consent: deps.consent, metrics: deps.metrics, wording, logger: deps.logger, onConsentChange, ...(tls ? { tls } : {}) });
   const { host, port } = splitHostPort(config.http.listen);
   try {
     await app.listen({ host, port });

@@ -31,6 +31,8 @@ export interface WebServerDeps {
   readonly logger: Logger;
   /** Called after a change is recorded: the audit chain's consent-changed event (src/audit/consent.ts). */
   readonly onConsentChange?: (event: ConsentEvent) => Promise<void>;
+  /** PEM certificate and key: serve HTTPS. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** For tests: the clock tokens are checked against. */
   readonly now?: () => number;
 }
@@ -52,7 +54,8 @@ type FormBody = Record<string, string | string[] | undefined> | undefined;
 
 export function buildWebServer(deps: WebServerDeps): FastifyInstance {
   // tokens of gate links carry the tracker URL: far longer than fastify's 100-character default
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024, forceCloseConnections: true, return503OnClosing: true, routerOptions: { maxParamLength: 16 * 1024 } });
+  const options = { logger: false, bodyLimit: 16 * 1024, forceCloseConnections: true, return503OnClosing: true, routerOptions: { maxParamLength: 16 * 1024 } } as const;
+  const app = (deps.tls ? Fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) : Fastify(options)) as unknown as FastifyInstance;
   void app.register(formbody);
   const now = deps.now ?? Date.now;
   const w = deps.wording;

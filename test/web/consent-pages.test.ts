@@ -5,7 +5,9 @@
  * expired, or signed by another key are refused and record nothing.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -251,6 +253,25 @@ describe('consent pages', () => {
     expect(after).toContain('consent_relay_findings_total{action="remove-element",technique="img"} 2\n');
     expect(after).toContain('consent_relay_upstream_errors_total{disposition="rejected"} 1\n');
     expect(after).not.toContain('bob');
+  });
+
+  it('http.tls serves HTTPS, and links are https', async () => {
+    const cert = join(s.tmp.path, 'cert.pem');
+    const key = join(s.tmp.path, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const relay = await start({ http: { listen: '127.0.0.1:0', tls: { certFile: cert, keyFile: key } } });
+    const url = relay.web!.links.optIn(ALICE);
+    expect(url.startsWith(`https://127.0.0.1:${relay.web!.address.port}/c/`)).toBe(true);
+    const body = await new Promise<string>((resolve, reject) => {
+      httpsGet(url, { ca: readFileSync(cert) }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      }).on('error', reject);
+    });
+    expect(body).toMatch(/^200 [\s\S]*Allow email tracking/);
+    await expect(fetch(url.replace('https:', 'http:'))).rejects.toThrow();
   });
 
   it('a wording file replaces the English text and names its version', async () => {

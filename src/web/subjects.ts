@@ -29,14 +29,12 @@ export class LinkSubjects {
   private readonly recent = new Map<string, string>();
   private readonly insertStmt: Statement<[string, string]>;
   private readonly getStmt: Statement<[string], { address: string }>;
-  private readonly deleteStmt: Statement<[string]>;
 
   constructor(dataDir: string) {
     this.key = loadAuditKey(dataDir);
     this.db = openDatabase({ dataDir, fileName: WEB_DB_FILE, code: 'CONSENT_STORE_UNAVAILABLE', label: 'link subjects', migrations: MIGRATIONS });
     this.insertStmt = this.db.prepare('INSERT INTO link_subjects (recipient_hash, address) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.getStmt = this.db.prepare('SELECT address FROM link_subjects WHERE recipient_hash = ?');
-    this.deleteStmt = this.db.prepare('DELETE FROM link_subjects WHERE recipient_hash = ?');
   }
 
   /** The address's keyed hash, remembered so that a link carrying it can be resolved later. */
@@ -57,19 +55,13 @@ export class LinkSubjects {
     return this.key.hmac(`evidence\n${text}`);
   }
 
-  /** Erasure: the address's row goes, so its links name no one any more. Returns whether there was one. */
-  forget(address: string): boolean {
-    const a = normaliseAddress(address);
-    this.recent.delete(a);
-    return this.guard(() => this.deleteStmt.run(recipientHash(this.key, a))).changes > 0;
-  }
-
   resolve(hash: string): string | null {
     return this.guard(() => this.getStmt.get(hash))?.address ?? null;
   }
 
   /** Erasure: links made for the address then name no one. Returns rows deleted. */
   forget(address: string): number {
+    this.recent.delete(normaliseAddress(address));
     return this.guard(() => {
       const n = this.db.prepare('DELETE FROM link_subjects WHERE address = ?').run(normaliseAddress(address)).changes;
       // the deleted row must not stay readable in old WAL frames
@@ -80,6 +72,7 @@ export class LinkSubjects {
 
   /** Rectification: links made for `from` now resolve to `to`. */
   rectify(from: string, to: string): number {
+    this.recent.delete(normaliseAddress(from));
     return this.guard(() => this.db.prepare('UPDATE link_subjects SET address = ? WHERE address = ?').run(normaliseAddress(to), normaliseAddress(from)).changes);
   }
 

@@ -33,7 +33,8 @@ import { SubmissionAuth } from './smtp/auth.js';
 import { listenerTls, resolveListeners, type ListenerMode } from './smtp/listeners.js';
 import { SqliteUserStore } from './users/sqlite.js';
 import type { UserStore } from './users/store.js';
-import { MESSAGE_COPIES, MemoryBudget } from './smtp/budget.js';
+import { MemoryBudget, messageCost } from './smtp/budget.js';
+import { SPILL_AT } from './smtp/data.js';
 import { createListener, type Listener } from './smtp/server.js';
 import { PRIVATE_DIR_MODE, checkDataDir } from './store/dataDir.js';
 import { M, Metrics, countingAudit, needsWeb, startWeb, type WebHandle } from './web/index.js';
@@ -73,10 +74,11 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
   // every listener is checked, and its certificate read, before anything is opened
   const specs = resolveListeners(config.listeners);
   const tlsAtStart = specs.map(listenerTls);
-  if (config.limits.maxMessageSize * MESSAGE_COPIES > config.limits.memoryBudget) {
+  // every message of up to SPILL_AT is held in memory whole: the budget must hold one
+  if (messageCost(SPILL_AT) > config.limits.memoryBudget) {
     throw new RelayError(
       'CONFIG_INVALID',
-      `limits.memoryBudget (${config.limits.memoryBudget} bytes) is less than ${MESSAGE_COPIES} × limits.maxMessageSize (${config.limits.maxMessageSize} bytes); a message of the largest accepted size could never be processed`,
+      `limits.memoryBudget (${config.limits.memoryBudget} bytes) is less than what one ${SPILL_AT}-byte message costs (${messageCost(SPILL_AT)} bytes); no message could be processed`,
     );
   }
   // before any store: a setting that would send mail or a password in clear text is refused (exit 78)

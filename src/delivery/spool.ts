@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { RelayError, asRelayError } from '../errors.js';
+import { segmentsStream, type Segments } from '../mime/segments.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictMode } from '../store/dataDir.js';
 import type { Envelope, RecipientFailure } from './types.js';
 
@@ -51,8 +52,22 @@ export interface SpoolMessage extends SpoolEntry {
   readonly raw: Buffer;
 }
 
+/**
+ * An entry opened for sending: its message as a file range, read as it is sent. The range is of a
+ * private hard link to the entry as it was when opened, so a rewrite of the entry meanwhile (its
+ * header line may change length) cannot shift the bytes under it. `close` removes the link.
+ */
+export interface OpenedEntry extends SpoolEntry {
+  readonly raw: Segments;
+  close(): Promise<void>;
+}
+
 const SUFFIX = '.msg';
 const TMP_PREFIX = '.tmp-';
+/** Hard links held while an entry is sent (OpenedEntry). */
+const READ_PREFIX = '.read-';
+/** A read link older than this was left by a crash: no send holds an entry this long. */
+const STALE_READ_MS = 3_600_000;
 /** Ids are generated here, but `get`/`remove` also take ids typed by an operator: no paths. */
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -77,6 +92,7 @@ export class Spool {
       restrictMode(this.dir, 'dir');
       for (const name of await readdir(this.dir)) {
         if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+        else if (name.startsWith(READ_PREFIX)) await this.sweepReadLink(join(this.dir, name));
         else restrictMode(join(this.dir, name));
       }
     } catch (err) {
@@ -84,8 +100,11 @@ export class Spool {
     }
   }
 
-  /** Durably store a message; resolves only once it is on disk. Throws RelayError SPOOL_WRITE_FAILED. */
-  async enqueue(meta: SpoolMeta, raw: Buffer): Promise<string> {
+  /**
+   * Durably store a message; resolves only once it is on disk. Throws RelayError SPOOL_WRITE_FAILED.
+   * Segments are streamed into the entry, so a large copy is never held whole in memory.
+   */
+  async enqueue(meta: SpoolMeta, raw: Buffer | Segments): Promise<string> {
     const id = newId();
     try {
       await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
@@ -131,6 +150,27 @@ export class Spool {
     return { id, meta, raw: data.subarray(nl + 1) };
   }
 
+  /** An entry to send, its bytes streamed from disk; null if it does not exist. The caller closes it. */
+  async open(id: string): Promise<OpenedEntry | null> {
+    checkId(id);
+    const pinned = join(this.dir, `${READ_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      await link(this.path(id), pinned);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    const close = (): Promise<void> => unlink(pinned).catch(() => undefined);
+    try {
+      const { meta, bodyStart } = await readHeader(pinned, id);
+      const size = (await stat(pinned)).size;
+      return { id, meta, raw: [{ path: pinned, start: bodyStart, end: size }], close };
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+
   /** Delete an entry; true if it existed. The unlink is made durable before returning. */
   async remove(id: string): Promise<boolean> {
     checkId(id);
@@ -151,15 +191,23 @@ export class Spool {
    * concurrent drop can still lose against the rewrite.)
    */
   async update(id: string, meta: SpoolMeta): Promise<boolean> {
-    const current = await this.get(id);
+    const current = await this.open(id);
     if (current === null) return false;
     try {
       await this.writeAtomically(id, meta, current.raw, true);
     } catch (err) {
       if (isNotFound(err)) return false;
       throw asRelayError(err, 'SPOOL_WRITE_FAILED', `could not update spool entry ${id}`);
+    } finally {
+      await current.close();
     }
     return true;
+  }
+
+  private async sweepReadLink(path: string): Promise<void> {
+    // another process may be sending from it right now (the relay while a CLI opens the spool)
+    const st = await stat(path).catch(() => null);
+    if (st !== null && Date.now() - st.ctimeMs > STALE_READ_MS) await unlink(path).catch(() => undefined);
   }
 
   private path(id: string): string {
@@ -167,35 +215,21 @@ export class Spool {
   }
 
   private async readMeta(id: string): Promise<SpoolMeta> {
-    // Read just the header line: listing must not load every message body.
-    const fh = await open(this.path(id), 'r');
-    try {
-      const chunks: Buffer[] = [];
-      const buf = Buffer.alloc(16 * 1024);
-      for (let pos = 0; ; ) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead === 0) throw new Error(`spool entry ${id} has no header line`);
-        const chunk = buf.subarray(0, bytesRead);
-        const nl = chunk.indexOf(0x0a);
-        if (nl >= 0) {
-          chunks.push(Buffer.from(chunk.subarray(0, nl)));
-          return parseMeta(Buffer.concat(chunks).toString('utf8'));
-        }
-        chunks.push(Buffer.from(chunk));
-        pos += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
+    return (await readHeader(this.path(id), id)).meta;
   }
 
-  private async writeAtomically(id: string, meta: SpoolMeta, raw: Buffer, mustExist = false): Promise<void> {
+  private async writeAtomically(id: string, meta: SpoolMeta, raw: Buffer | Segments, mustExist = false): Promise<void> {
     const tmp = join(this.dir, `${TMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
     let fh: FileHandle | undefined;
     try {
       fh = await open(tmp, 'wx', PRIVATE_FILE_MODE);
       // JSON.stringify escapes newlines inside strings, so the header is exactly one line.
-      await fh.writeFile(Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), raw]));
+      const header = Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8');
+      if (Buffer.isBuffer(raw)) await fh.writeFile(Buffer.concat([header, raw]));
+      else {
+        await fh.write(header);
+        for await (const chunk of segmentsStream(raw)) await fh.write(chunk as Buffer);
+      }
       await fh.sync();
       await fh.close();
       fh = undefined;
@@ -236,6 +270,29 @@ function checkId(id: string): void {
 
 function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/** An entry's header line (read alone: listing must not load every message body) and where the message starts. */
+async function readHeader(path: string, id: string): Promise<{ meta: SpoolMeta; bodyStart: number }> {
+  const fh = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(16 * 1024);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) throw new Error(`spool entry ${id} has no header line`);
+      const chunk = buf.subarray(0, bytesRead);
+      const nl = chunk.indexOf(0x0a);
+      if (nl >= 0) {
+        chunks.push(Buffer.from(chunk.subarray(0, nl)));
+        return { meta: parseMeta(Buffer.concat(chunks).toString('utf8')), bodyStart: pos + nl + 1 };
+      }
+      chunks.push(Buffer.from(chunk));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 function parseMeta(line: string): SpoolMeta {

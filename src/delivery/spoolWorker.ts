@@ -1,11 +1,16 @@
 import { hostname } from 'node:os';
 
-import { dsnCopy } from './bounce.js';
+import { readHead } from '../mime/segments.js';
+import { DSN_HEAD_BYTES, dsnCopy } from './bounce.js';
 import { dsnRecipient } from './dsnPolicy.js';
 import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
 import { byResponse, type Disposition, type DispositionSink, type DsnFate } from './dispositions.js';
-import type { Spool, SpoolMessage, SpoolMeta } from './spool.js';
+import type { Spool, SpoolEntry, SpoolMessage, SpoolMeta } from './spool.js';
+import type { Segments } from '../mime/segments.js';
+
+/** An entry about to be sent: read whole (refiltered) or opened as a stream. */
+type Sendable = SpoolEntry & { readonly raw: Buffer | Segments };
 import type { RecipientFailure } from './types.js';
 import type { Upstream } from './upstream.js';
 
@@ -166,11 +171,27 @@ export class SpoolWorker {
   }
 
   private async attempt(id: string): Promise<void> {
-    const stored = await this.spool.get(id);
-    if (stored === null) return; // delivered or dropped meanwhile
-    // a withdrawal since it was spooled: filtered again first (a failure leaves the entry for the next scan)
-    const msg = this.refilter && stored.meta.envelope.to.length > 0 ? await this.refilter(stored) : stored;
-    if (msg === null) return;
+    if (this.refilter) {
+      // a withdrawal since it was spooled: filtered again first (a failure leaves the entry for the
+      // next scan). The refilter reads the entry whole; without one the entry is streamed.
+      const stored = await this.spool.get(id);
+      if (stored === null) return; // delivered or dropped meanwhile
+      const msg = stored.meta.envelope.to.length > 0 ? await this.refilter(stored) : stored;
+      if (msg === null) return;
+      await this.attemptOpened(id, msg);
+      return;
+    }
+    // streamed from disk as it is sent: a large spooled copy is never read whole into memory
+    const msg = await this.spool.open(id);
+    if (msg === null) return; // delivered or dropped meanwhile
+    try {
+      await this.attemptOpened(id, msg);
+    } finally {
+      await msg.close();
+    }
+  }
+
+  private async attemptOpened(id: string, msg: Sendable): Promise<void> {
     const meta = msg.meta;
     if (meta.envelope.to.length === 0) {
       await this.spool.remove(id);
@@ -259,7 +280,7 @@ export class SpoolWorker {
    * the spool as an entry of its own (null sender, so it is never bounced in turn), and a DSN the
    * upstream refuses for good is dropped: there is nobody left to tell.
    */
-  private async bounce(msg: SpoolMessage, failures: readonly RecipientFailure[]): Promise<DsnFate> {
+  private async bounce(msg: Sendable, failures: readonly RecipientFailure[]): Promise<DsnFate> {
     const sender = msg.meta.envelope.from;
     const dsnTo = dsnRecipient(sender, msg.meta.senderVouched);
     if ('suppressed' in dsnTo) {
@@ -270,7 +291,7 @@ export class SpoolWorker {
       reportingMta: this.reportingMta,
       sender,
       failures,
-      raw: msg.raw,
+      raw: Buffer.isBuffer(msg.raw) ? msg.raw : await readHead(msg.raw, DSN_HEAD_BYTES),
       arrivalDate: new Date(msg.meta.firstAttemptAt),
       date: new Date(this.now()),
     });

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 
 import { ERRORS, RelayError, isRelayError } from '../errors.js';
-import { dsnCopy } from './bounce.js';
+import { readHead } from '../mime/segments.js';
+import { DSN_HEAD_BYTES, dsnCopy } from './bounce.js';
 import { dsnRecipient } from './dsnPolicy.js';
 import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
@@ -164,7 +165,7 @@ export async function deliverTransaction(
           reportingMta: options.reportingMta ?? hostname(),
           sender: copy.envelope.from,
           failures: permanent,
-          raw: copy.raw,
+          raw: Buffer.isBuffer(copy.raw) ? copy.raw : await readHead(copy.raw, DSN_HEAD_BYTES),
           arrivalDate: new Date(started),
           date: new Date(now()),
         });

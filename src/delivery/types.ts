@@ -2,6 +2,7 @@
  * Values that cross the delivery boundary: what the pipeline hands over (a Copy per consent class)
  * and what the upstream answered for it (a CopyOutcome). Plain data so they can be spooled as JSON.
  */
+import type { Segments } from '../mime/segments.js';
 
 export interface Envelope {
   /** Envelope sender; '' is the null sender (bounces, DSNs), which must never receive a DSN. */
@@ -9,11 +10,14 @@ export interface Envelope {
   readonly to: readonly string[];
 }
 
-/** One filtered copy of a message: the bytes that the recipients of one consent class receive. */
+/**
+ * One filtered copy of a message: the bytes that the recipients of one consent class receive,
+ * in one buffer or as segments (mime/segments.ts) that are streamed to the upstream or the spool.
+ */
 export interface Copy {
   readonly consentClass: string;
   readonly envelope: Envelope;
-  readonly raw: Buffer;
+  readonly raw: Buffer | Segments;
   /** Message-ID header value of the copy, for logs and queue listings; null when the message has none. */
   readonly messageId: string | null;
   /**

@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer';
 import type { Mail, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer';
 
 import { ERRORS } from '../errors.js';
+import { segmentsStream } from '../mime/segments.js';
 import type { Copy, CopyOutcome, RecipientFailure } from './types.js';
 import { isTemporaryCode, oneLine } from './reply.js';
 import { sessionFailure, type SessionFailure } from './upstreamFailure.js';
@@ -79,7 +80,10 @@ export class SmtpUpstream implements Upstream {
       const info = await this.transport.sendMail({
         // `false` is nodemailer's spelling of the null sender (MAIL FROM:<>).
         envelope: { from: copy.envelope.from === '' ? false : copy.envelope.from, to },
-        raw: copy.raw,
+        // a copy held as segments is streamed: a large attachment is read from its file as it is sent.
+        // If the pool has to requeue a copy whose stream was already read, nodemailer fails it
+        // (ESTREAM) rather than send it short, and the copy fails temporarily like any lost connection
+        raw: Buffer.isBuffer(copy.raw) ? copy.raw : segmentsStream(copy.raw),
       });
       return outcomeFromInfo(to, info);
     } catch (err) {

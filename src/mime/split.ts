@@ -15,18 +15,29 @@ export interface SplitLimits {
   readonly maxHeadBytes: number;
 }
 
+export type { SplitterChunk };
+
+export function splitterFor(limits: SplitLimits): Splitter {
+  return new Splitter({ ignoreEmbedded: true, maxChildNodes: limits.maxParts, maxHeadSize: limits.maxHeadBytes });
+}
+
+/** The splitter's error as ours: over a limit, or not MIME we can read. */
+export function splitError(err: unknown): RelayError {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: string }).code;
+  if (code === 'EMAXLEN' || /child nodes|too many|max/i.test(msg)) {
+    return new RelayError('MESSAGE_TOO_COMPLEX', `message structure over the limits (${msg})`, { cause: err });
+  }
+  return new RelayError('MIME_MALFORMED', `message could not be parsed as MIME: ${msg}`, { cause: err });
+}
+
 export async function splitMessage(raw: Buffer, limits: SplitLimits): Promise<SplitterChunk[]> {
-  const splitter = new Splitter({ ignoreEmbedded: true, maxChildNodes: limits.maxParts, maxHeadSize: limits.maxHeadBytes });
+  const splitter = splitterFor(limits);
   const chunks: SplitterChunk[] = [];
   try {
     for await (const chunk of Readable.from([raw]).pipe(splitter) as AsyncIterable<SplitterChunk>) chunks.push(chunk);
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const code = (err as { code?: string }).code;
-    if (code === 'EMAXLEN' || /child nodes|too many|max/i.test(msg)) {
-      throw new RelayError('MESSAGE_TOO_COMPLEX', `message structure over the limits (${msg})`, { cause: err });
-    }
-    throw new RelayError('MIME_MALFORMED', `message could not be parsed as MIME: ${msg}`, { cause: err });
+    throw splitError(err);
   }
   return chunks;
 }

@@ -8,6 +8,7 @@
 import type { AuditEvent, CampaignTemplateEvent, FindingEvent } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
 import { extractMailer } from '../audit/mailer.js';
+import { readHead } from '../mime/segments.js';
 import { redactText, redactUrl } from '../audit/redact.js';
 import { SqliteAuditLog } from '../audit/sqlite.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
@@ -118,7 +119,7 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
     },
     async delivered(tx, copies, dispositions, mode, rulesVersion) {
       const byClass = new Map(copies.map((c) => [c.copy.consentClass, c]));
-      const mailer = extractMailer(tx.raw);
+      const mailer = extractMailer(await readHead(tx.raw, 65536));
       const events = dispositions.map((d): AuditEvent => {
         if (d.type !== 'relayed') return toEvent(d);
         const c = byClass.get(d.consentClass);

@@ -11,9 +11,12 @@
  * 5.3.4, see src/errors.ts). Busy time equals CPU time on a machine that is not oversubscribed; on
  * one that is, it errs on the side of refusing earlier, which the generous default allows for.
  *
- * Copies: the message crosses into the worker once (a structured clone, or a transfer of a private
- * copy when the Buffer is a slice of a larger allocation); the output comes back transferred; an
- * unchanged message does not come back at all (the caller still has it).
+ * Copies: the message crosses as segments (src/segments.ts). A message received into a file is a
+ * file range: only {path, start, end} crosses, and the worker reads the file itself (holding only
+ * the parts it inspects). A message in memory (at most smtp/data.ts SPILL_AT) crosses as a
+ * structured clone. The output comes back as segments too: the re-encoded parts as bytes, the
+ * rest as ranges of the input; an unchanged message does not come back at all (the caller still
+ * has it).
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +26,8 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { RelayError } from '../errors.js';
 import { packageRoot } from '../paths.js';
-import { rewriteMessage, type RewriteOptions, type RewriteResult } from '../rewrite/engine.js';
+import { rewriteSegments, type RewriteOptions, type SegmentsResult } from '../rewrite/engine.js';
+import type { Segments } from '../mime/segments.js';
 import type { EngineReply, EngineTask, WorkerData } from './engine-worker.js';
 import type { Engine } from './relay.js';
 
@@ -63,7 +67,7 @@ interface Running {
 
 export function createEnginePool(opts: EnginePoolOptions): EnginePool {
   const size = opts.workers ?? defaultWorkers();
-  if (size === 0) return { engine: rewriteMessage, size: 0, close: async () => {} };
+  if (size === 0) return { engine: rewriteSegments, size: 0, close: async () => {} };
 
   const workerData: WorkerData = opts.rulesFile ? { rulesFile: opts.rulesFile } : {};
   const pool = new Piscina({
@@ -107,14 +111,11 @@ export function createEnginePool(opts: EnginePoolOptions): EnginePool {
     }
   };
 
-  const engine: Engine = async (raw: Buffer, ropts: RewriteOptions): Promise<RewriteResult> => {
+  const engine: Engine = async (input: Segments, ropts: RewriteOptions): Promise<SegmentsResult> => {
     // full consent: nothing to do, nothing to send across
-    if (ropts.consent.opens && ropts.consent.clicks && !ropts.links) return { output: raw, findings: [], changed: false };
+    if (ropts.consent.opens && ropts.consent.clicks && !ropts.links) return { output: input, findings: [], changed: false, inspectedBytes: 0 };
     // the campaign store (SQLite, with callbacks) and the HTTP side's link makers (functions) live on this thread
-    if (ropts.campaign || ropts.links) return rewriteMessage(raw, ropts);
-    const owned = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
-    // a slice of a larger allocation would clone the whole allocation: copy the slice once and move it
-    const input = owned ? raw : new Uint8Array(raw);
+    if (ropts.campaign || ropts.links) return rewriteSegments(input, ropts);
     const task: EngineTask = {
       input,
       consent: ropts.consent,
@@ -128,7 +129,7 @@ export function createEnginePool(opts: EnginePoolOptions): EnginePool {
     timer ??= setInterval(sweep, every).unref();
     let reply: EngineReply;
     try {
-      reply = (await pool.run(task, { signal: t.abort.signal, ...(owned ? {} : { transferList: [input.buffer as ArrayBuffer] }) })) as EngineReply;
+      reply = (await pool.run(task, { signal: t.abort.signal })) as EngineReply;
     } catch (err) {
       if (t.exceeded) {
         throw new RelayError('FILTER_TIME_BUDGET', `filtering took more than the ${budget} ms CPU budget (engine.cpuBudget)`);
@@ -141,8 +142,8 @@ export function createEnginePool(opts: EnginePoolOptions): EnginePool {
       const cause = Object.assign(new Error(reply.message), reply.stack ? { stack: reply.stack } : {});
       throw new RelayError(reply.code, reply.message, { cause });
     }
-    if (!reply.changed) return { output: raw, findings: reply.findings, changed: false };
-    return { output: Buffer.from(reply.output.buffer, reply.output.byteOffset, reply.output.byteLength), findings: reply.findings, changed: true };
+    if (!reply.changed) return { output: input, findings: reply.findings, changed: false, inspectedBytes: reply.inspectedBytes };
+    return { output: reply.output, findings: reply.findings, changed: true, inspectedBytes: reply.inspectedBytes };
   };
 
   return {

@@ -2,14 +2,15 @@
  * The engine inside a worker thread of the pool (engine-pool.ts). Loaded by piscina from dist/
  * (it cannot load TypeScript); each thread loads the rules once, from the compiled artefact.
  *
- * Contract: the task's input arrives as a copy (structured clone, the one copy the boundary
- * makes); the output goes back transferred, not copied. Errors come back as values (code,
- * message, stack): a thrown RelayError would lose its code crossing the thread boundary.
+ * Contract: the task's input arrives as segments (src/segments.ts): file ranges the worker reads
+ * itself, bytes in memory as a structured clone. The output goes back as segments (the edited
+ * parts as bytes, cloned; everything else as ranges of the input). Errors come back as values
+ * (code, message, stack): a thrown RelayError would lose its code crossing the thread boundary.
  */
 import { threadId, workerData } from 'node:worker_threads';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { asRelayError, type ErrorCode } from '../errors.js';
-import { rewriteMessage, type Limits } from '../rewrite/engine.js';
+import { rewriteMessage, rewriteSegments, type Limits } from '../rewrite/engine.js';
+import type { Segments } from '../mime/segments.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
 import { loadRules } from '../rewrite/rules/index.js';
 import type { Consent, Finding } from '../rewrite/types.js';
@@ -19,7 +20,7 @@ export interface WorkerData {
 }
 
 export interface EngineTask {
-  readonly input: Uint8Array;
+  readonly input: Segments;
   readonly consent: Consent;
   readonly recipients: readonly string[];
   readonly limits: Partial<Limits>;
@@ -29,8 +30,8 @@ export interface EngineTask {
 }
 
 export type EngineReply =
-  | { readonly ok: true; readonly changed: false; readonly findings: Finding[] }
-  | { readonly ok: true; readonly changed: true; readonly output: Uint8Array; readonly findings: Finding[] }
+  | { readonly ok: true; readonly changed: false; readonly findings: Finding[]; readonly inspectedBytes: number }
+  | { readonly ok: true; readonly changed: true; readonly output: Segments; readonly findings: Finding[]; readonly inspectedBytes: number }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly stack?: string };
 
 const rules = loadRules((workerData as WorkerData | undefined)?.rulesFile);
@@ -53,28 +54,13 @@ await rewriteMessage(WARM_UP, { consent: { opens: false, clicks: false }, rules,
 export default async function filter(task: EngineTask): Promise<unknown> {
   Atomics.store(task.started, 0, threadId);
   try {
-    const raw = Buffer.from(task.input.buffer, task.input.byteOffset, task.input.byteLength);
-    const r = await rewriteMessage(raw, { consent: task.consent, rules, recipients: task.recipients, limits: task.limits, policy: task.policy });
+    const r = await rewriteSegments(task.input, { consent: task.consent, rules, recipients: task.recipients, limits: task.limits, policy: task.policy });
     // unchanged: the caller still holds the input, nothing needs to travel back
-    if (!r.changed) return { ok: true, changed: false, findings: r.findings } satisfies EngineReply;
-    const output = ownBuffer(r.output);
-    const reply: EngineReply = { ok: true, changed: true, output, findings: r.findings };
-    // piscina sends [valueSymbol] with [transferableSymbol] moved, once the object is marked by move()
-    return move({ [transferableSymbol]: [output.buffer], [valueSymbol]: reply });
+    if (!r.changed) return { ok: true, changed: false, findings: r.findings, inspectedBytes: r.inspectedBytes } satisfies EngineReply;
+    return { ok: true, changed: true, output: r.output, findings: r.findings, inspectedBytes: r.inspectedBytes } satisfies EngineReply;
   } catch (err) {
     const e = asRelayError(err, 'FILTER_FAILED', 'message could not be filtered');
     const cause = e.cause instanceof Error ? e.cause : e;
     return { ok: false, code: e.code, message: e.message, ...(cause.stack ? { stack: cause.stack } : {}) } satisfies EngineReply;
   }
-}
-
-/**
- * A view that owns its whole ArrayBuffer, so that buffer can be transferred: small Buffers share
- * Node's 8 KB allocation pool, and transferring that would pull it from under every other user.
- */
-function ownBuffer(b: Buffer): Uint8Array {
-  if (b.byteOffset === 0 && b.buffer.byteLength === b.length && !(b.buffer instanceof SharedArrayBuffer)) return new Uint8Array(b.buffer, 0, b.length);
-  const copy = new Uint8Array(b.length);
-  copy.set(b);
-  return copy;
 }

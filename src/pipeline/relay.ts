@@ -15,20 +15,25 @@ import { deliverTransaction, type Reply, type TransactionOptions } from '../deli
 import type { Copy } from '../delivery/types.js';
 import type { Upstream } from '../delivery/upstream.js';
 import { RelayError, asRelayError } from '../errors.js';
-import { isCanonical } from '../mime/canonical.js';
 import { bugReport } from '../log.js';
 import type { CampaignStore } from '../campaign/store.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';
 import { receivedHeader, type TraceInfo } from './received.js';
 import { senderVouch } from './vouch.js';
 import type { SenderVouch } from '../delivery/dsnPolicy.js';
-import type { Limits, RewriteOptions, RewriteResult } from '../rewrite/engine.js';
+import type { Limits, RewriteOptions, SegmentsResult } from '../rewrite/engine.js';
+import { readHead, segmentsCanonical, type Segment, type Segments } from '../mime/segments.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
 import { consentClass, type Consent, type Finding, type MessageLinks } from '../rewrite/types.js';
 import type { AuditRecorder } from './audit.js';
 
-export type Engine = (raw: Buffer, opts: RewriteOptions) => Promise<RewriteResult>;
+/**
+ * The engine as the pipeline calls it: the message as segments in (mime/segments.ts: bytes in
+ * memory and file ranges), segments out. Input and output are plain data, so the engine can run
+ * in a worker thread given the same file paths; default `rewriteSegments`.
+ */
+export type Engine = (input: Segments, opts: RewriteOptions) => Promise<SegmentsResult>;
 
 export interface RelayDeps {
   readonly rules: RuleSet;
@@ -63,7 +68,8 @@ export interface Transaction {
   readonly queueId: string;
   readonly from: string;
   readonly recipients: readonly Recipient[];
-  readonly raw: Buffer;
+  /** The canonical message: one buffer, or a file range for a message received into a file. */
+  readonly raw: Segments;
   /** Who handed the message over: every copy leaves with a Received: header saying so. */
   readonly trace: TraceInfo;
   /** Set by a listener that vouches for the sender in a way `trace` does not show (vouch.ts); DSNs go only to vouched senders. */
@@ -81,7 +87,7 @@ export interface ClassCopy {
 
 export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Reply> {
   const log = deps.logger.child({ queueId: tx.queueId });
-  const messageId = extractMessageId(tx.raw);
+  const messageId = extractMessageId(await readHead(tx.raw, 65536));
 
   let copies: ClassCopy[];
   const learned: LearnedTemplate[] = [];
@@ -133,7 +139,7 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
   // one context for every class: the store counts the message once, however often it is filtered
   const campaign = deps.campaigns ? { store: deps.campaigns, sender: tx.from, onLearned: (t: LearnedTemplate) => void learned.push(t) } : undefined;
   // copies whose Received: header is the same (all but single-recipient ones) share one buffer
-  const traced = new Map<string, Buffer>();
+  const traced = new Map<string, Segment[]>();
   const senderVouched = senderVouch(tx) !== 'none';
   const filter = async (key: string, consent: Consent, to: readonly string[], links: MessageLinks | undefined): Promise<{ copy: ClassCopy; personal: boolean }> => {
     // prepended before the engine runs, so the bytes it returns (those delivered) carry it; the
@@ -141,14 +147,14 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
     const header = receivedHeader(tx.trace, tx.queueId, to.length === 1 ? to[0]! : null);
     let input = traced.get(header);
     if (!input) {
-      input = Buffer.concat([Buffer.from(header, 'latin1'), tx.raw]);
+      input = [Buffer.from(header, 'latin1'), ...tx.raw];
       traced.set(header, input);
     }
     const result = await deps.engine(input, { consent, rules: deps.rules, recipients: to, limits: deps.limits, policy: deps.policy, ...(campaign ? { campaign } : {}), ...(links ? { links } : {}) });
-    if (!result || !Buffer.isBuffer(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
+    if (!result || !Array.isArray(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned no message');
     // nodemailer makes bare CR/LF into CRLF on the way out: bytes that are not canonical would
     // reach the upstream different from what was inspected
-    if (!isCanonical(result.output)) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
+    if (!(await segmentsCanonical(result.output))) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
     const raw = deps.mode === 'monitor' ? input : result.output;
     const copy = { copy: { consentClass: key, envelope: { from: tx.from, to: [...to] }, raw, messageId, senderVouched }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed };

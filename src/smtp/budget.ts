@@ -6,12 +6,21 @@
  */
 
 /**
- * What one message costs in memory, in multiples of its size: the received bytes, the engine's
- * split of them and its output, and the copy being written to the upstream. Measured with
- * `npm run bench:memory` (README, Performance); every message is charged this, so the budget bounds
- * the working set rather than only the received bytes.
+ * What one message costs in memory while it is processed, charged before the engine runs. The
+ * engine holds only the parts it inspects (text/html, text/plain, CSS, AMP, SVG, inline forwarded
+ * messages): their bodies as received, decoded, as text, the parser's tree, the edited copy and
+ * its encoding, TEXT_FACTOR times their size at the peak. Everything else (attachments) is
+ * streamed from the file it was received into, to the upstream or the spool, in 64 KB pieces:
+ * MESSAGE_FLOOR covers those buffers and the splitter's and the connection's own. Both measured
+ * with `npm run bench:memory` and `npm run bench:cost` (README, Performance).
  */
-export const MESSAGE_COPIES = 4;
+export const TEXT_FACTOR = 6;
+export const MESSAGE_FLOOR = 2 * 1024 * 1024;
+
+/** The budget one message is charged: `inspectedBytes` are its text parts' body bytes (engine measureInspected). */
+export function messageCost(inspectedBytes: number): number {
+  return MESSAGE_FLOOR + TEXT_FACTOR * inspectedBytes;
+}
 
 interface Waiter {
   readonly bytes: number;

@@ -10,13 +10,14 @@
  * `smtpd_forbid_bare_newline` does).
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SMTPServerDataStream } from 'smtp-server';
 import { RelayError } from '../errors.js';
 import { LineEndingCanonicaliser } from '../mime/canonical.js';
 import { PRIVATE_FILE_MODE } from '../store/dataDir.js';
-import { MESSAGE_COPIES, type MemoryBudget } from './budget.js';
+import type { Segments } from '../mime/segments.js';
+import type { MemoryBudget } from './budget.js';
 import { fromRelayError, smtpError, type SmtpError } from './reply.js';
 
 export type BareLineEndings = 'normalise' | 'reject';
@@ -52,21 +53,27 @@ export class ReceivedMessage {
     this.reserved = reserved;
   }
 
-  /** Charge what processing it will hold in memory (MESSAGE_COPIES × size), waiting up to waitMs. */
-  async charge(waitMs: number): Promise<boolean> {
-    const want = this.size * MESSAGE_COPIES;
-    if (want <= this.reserved) return true;
-    const ok = await this.budget.reserve(want - this.reserved, waitMs);
-    if (ok) this.reserved = want;
-    return ok;
+  /**
+   * Charge `cost` (budget.ts messageCost) for processing it, waiting up to waitMs: 'ok', 'wait'
+   * (no room within waitMs) or 'never' (more than the whole budget).
+   */
+  async charge(cost: number, waitMs: number): Promise<'ok' | 'wait' | 'never'> {
+    if (cost <= this.reserved) return 'ok';
+    if (cost - this.reserved > this.budget.total) return 'never';
+    const ok = await this.budget.reserve(cost - this.reserved, waitMs);
+    if (ok) this.reserved = cost;
+    return ok ? 'ok' : 'wait';
   }
 
-  /** The canonical message bytes (read back from the spill file if it was spilled). */
-  async bytes(): Promise<Buffer> {
-    if (this.file) return readFile(this.file);
+  /**
+   * The canonical message as segments: the bytes in memory, or the whole spill file as one range
+   * (read as it is used; the file lives until dispose()).
+   */
+  segments(): Segments {
+    if (this.file) return [{ path: this.file, start: 0, end: this.size }];
     const chunks = this.chunks ?? [];
     this.chunks = null;
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size);
+    return [chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)];
   }
 
   /** Give the budget back and remove the spill file. */

@@ -14,7 +14,8 @@ import type { TLSSocket } from 'node:tls';
 import type { SubmissionAuth } from './auth.js';
 import { checkBeforeMail, checkClient, checkSecure, modeOptions, type ListenerSpec } from './listeners.js';
 import type { TlsMaterial } from './tls.js';
-import type { MemoryBudget } from './budget.js';
+import { messageCost, type MemoryBudget } from './budget.js';
+import { measureInspected } from '../rewrite/engine.js';
 import { ReceivedMessage, readMessage, type BareLineEndings } from './data.js';
 import { ConnectionGuard, type FairnessLimits } from './fairness.js';
 import { checkMailFrom } from './mail-from.js';
@@ -147,11 +148,16 @@ export function createListener(o: ListenerOptions): Listener {
         const received = await readMessage(stream, { maxBytes: o.maxMessageSize, bareLineEndings: o.bareLineEndings, budget: o.budget, spillDir: o.spillDir });
         if (!(received instanceof ReceivedMessage)) return cb(received);
         try {
-          if (!(await received.charge(o.memoryWaitMs))) {
-            o.logger.warn({ queueId, size: received.size, budget: o.budget.total, inUse: o.budget.inUse() }, 'message refused: memory budget exhausted');
+          const raw = received.segments();
+          // a message in memory is small (SPILL_AT); a spilled one costs only its text parts
+          const inspected = received.file ? await measureInspected(raw, o.relay.limits) : received.size;
+          const cost = messageCost(inspected);
+          const charged = await received.charge(cost, o.memoryWaitMs);
+          if (charged !== 'ok') {
+            o.logger.warn({ queueId, size: received.size, inspected, cost, budget: o.budget.total, inUse: o.budget.inUse() }, 'message refused: memory budget');
+            if (charged === 'never') return cb(fromRelayError(new RelayError('MESSAGE_TOO_BIG', `text parts of ${inspected} bytes are more than this relay can inspect at once (limits.memoryBudget)`)));
             return cb(fromRelayError(new RelayError('MEMORY_BUDGET', 'insufficient system storage: too many messages in progress; try again later')));
           }
-          const raw = await received.bytes();
           const state = sessions.get(session.id);
           const recipients = session.envelope.rcptTo.map((r) => ({ address: r.address, consent: state.consent.get(r.address) ?? { opens: false, clicks: false } }));
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import { openAuditRecorder, type AuditRecorder } from '../../src/pipeline/audit.js';
 import { relayMessage, type Transaction } from '../../src/pipeline/relay.js';
 import { senderVouch } from '../../src/pipeline/vouch.js';
-import { rewriteMessage } from '../../src/rewrite/engine.js';
+import { rewriteSegments } from '../../src/rewrite/engine.js';
 import { loadRules } from '../../src/rewrite/rules/index.js';
 import type { Consent } from '../../src/rewrite/types.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
@@ -53,7 +53,7 @@ function tx(queueId: string, clientAddress: string, extra: Partial<Transaction> 
       { address: 'ok@example.org', consent: NO_CONSENT },
       { address: 'gone@example.org', consent: NO_CONSENT },
     ],
-    raw: RAW,
+    raw: [RAW],
     trace: { helo: 'client.test', clientAddress, by: 'relay.test', esmtp: true, tls: false, at: new Date() },
     ...extra,
   };
@@ -63,7 +63,7 @@ async function relay(t: Transaction) {
   return relayMessage(
     {
       rules,
-      engine: rewriteMessage,
+      engine: rewriteSegments,
       upstream,
       spool,
       audit,

@@ -11,7 +11,8 @@ import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { isCanonical } from '../../src/mime/canonical.js';
 import type { Engine } from '../../src/pipeline/relay.js';
-import { rewriteMessage, type RewriteResult } from '../../src/rewrite/engine.js';
+import { segmentsToBuffer } from '../../src/mime/segments.js';
+import { rewriteMessage, rewriteSegments, type RewriteResult } from '../../src/rewrite/engine.js';
 import { loadRules } from '../../src/rewrite/rules/index.js';
 import type { Consent } from '../../src/rewrite/types.js';
 import { decodedText } from '../helpers/mime.js';
@@ -53,9 +54,10 @@ useRelayScene((s) => ({ tmp, up } = s), toClose);
 /** The relay with the real engine, recording what the engine returned for each copy. */
 async function relay(extra: Record<string, unknown> = {}) {
   const outputs: RewriteResult[] = [];
-  const engine: Engine = async (raw, opts) => {
-    const r = await rewriteMessage(raw, opts);
-    outputs.push(r);
+  const engine: Engine = async (input, opts) => {
+    const r = await rewriteSegments(input, opts);
+    // what the engine returned, joined: the upstream must receive exactly these bytes
+    outputs.push({ output: await segmentsToBuffer(r.output), findings: r.findings, changed: r.changed });
     return r;
   };
   const r = await startTestRelay(relayConfig(tmp.path, up.port, extra), { engine });

@@ -1,7 +1,7 @@
 /**
- * Memory bounded by configuration: limits.memoryBudget charges every message in flight; when it is
- * spent a new message waits limits.memoryWait and then gets 452 4.3.1; large messages are received
- * into a private file, not into memory. Over real sockets; an engine held at a gate keeps a
+ * Memory bounded by configuration: limits.memoryBudget charges every message in flight by its text
+ * parts (attachments are streamed, not held); when it is spent a new message waits
+ * limits.memoryWait and then gets 452 4.3.1; large messages are received into a private file. Over real sockets; an engine held at a gate keeps a
  * message in flight for as long as the test needs. (Peak RSS is measured by `npm run bench:memory`.)
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRelayError } from '../../src/errors.js';
 import type { Engine } from '../../src/pipeline/relay.js';
-import { rewriteMessage } from '../../src/rewrite/engine.js';
+import { rewriteSegments } from '../../src/rewrite/engine.js';
+import { segmentsLength } from '../../src/mime/segments.js';
+import { messageCost } from '../../src/smtp/budget.js';
 import { decodedText } from '../helpers/mime.js';
 import { relayConfig, send, startTestRelay } from '../helpers/relay.js';
 import { useRelayScene } from '../helpers/scene.js';
@@ -51,64 +53,118 @@ const toClose: Array<() => Promise<void>> = [];
 
 useRelayScene((s) => ({ tmp, up } = s), toClose);
 
+/** An inline HTML part of about `size` bytes (a tracker, then paragraphs): all of it inspected text. */
+function withHtml(size: number): Buffer {
+  const para = '<p>Quarterly figures, region by region, with the notes the board asked for.</p>\r\n';
+  return Buffer.from(
+    [
+      'From: a@example.com',
+      'To: alice@example.org',
+      'Subject: long',
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<img src="https://example.us5.list-manage.com/track/open.php?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=3c5e7a9b1d&e=f1e2d3c4b5" width="1" height="1">',
+      para.repeat(Math.ceil(size / para.length)),
+    ].join('\r\n'),
+  );
+}
+
+/** An engine that holds messages over 1 MB at a gate: they stay in flight, holding their share of the budget. */
+function gatedEngine(): { engine: Engine; held: () => number; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let held = 0;
+  const engine: Engine = async (input, opts) => {
+    if (segmentsLength(input) > 1_000_000) {
+      held++;
+      await gate;
+    }
+    return rewriteSegments(input, opts);
+  };
+  return { engine, held: () => held, open };
+}
+
+const until = async (cond: () => boolean): Promise<void> => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((res) => setTimeout(res, 20));
+};
+
+const emptied = async (dir: string): Promise<string[]> => {
+  for (let i = 0; i < 100 && readdirSync(dir).length > 0; i++) await new Promise((res) => setTimeout(res, 20));
+  return readdirSync(dir);
+};
+
 describe('memory budget', () => {
-  it('a message that does not fit waits, then gets 452 4.3.1; small mail still flows; the large one was spilled to a 0600 file', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    let held = 0;
-    // messages over 1 MB wait at the gate: they stay in flight, holding their share of the budget
-    const engine: Engine = async (raw, opts) => {
-      if (raw.length > 1_000_000) {
-        held++;
-        await gate;
-      }
-      return rewriteMessage(raw, opts);
-    };
-    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '2MB', memoryBudget: '8MB', memoryWait: '300ms' } }), { engine });
+  it('attachments cost no budget: two large ones are filtered at once where their text alone fits; spilled to 0600 files', async () => {
+    const g = gatedEngine();
+    // 8 MB is the smallest budget the relay starts with: under the old charge (4 × size) one
+    // 3 MB message alone would have taken 12 MB
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '8MB', memoryWait: '300ms' } }), { engine: g.engine });
     toClose.push(() => r.close());
     const incoming = join(tmp.path, 'incoming');
     expect(statSync(incoming).mode & 0o777).toBe(0o700);
 
-    const big = withAttachment(1_500_000);
+    const big = withAttachment(3_000_000);
     const first = send(r.port, 'a@example.com', ['alice@example.org'], big);
-    while (held === 0) await new Promise((res) => setTimeout(res, 20));
-    // received over 1 MB: it went to a private file, not into memory
+    const second = send(r.port, 'a@example.com', ['bob@example.org'], big);
+    await until(() => g.held() === 2);
+    // both in flight at once, each received into a private file, not into memory
+    expect(g.held()).toBe(2);
     const files = readdirSync(incoming);
-    expect(files).toHaveLength(1);
-    expect(statSync(join(incoming, files[0]!)).mode & 0o777).toBe(0o600);
-    expect(statSync(join(incoming, files[0]!)).size).toBe(big.length);
+    expect(files).toHaveLength(2);
+    for (const f of files) {
+      expect(statSync(join(incoming, f)).mode & 0o777).toBe(0o600);
+      expect(statSync(join(incoming, f)).size).toBe(big.length);
+    }
+    g.open();
+    expect((await first).code).toBe(250);
+    expect((await second).code).toBe(250);
+    const got = await up.waitFor(2, 5000);
+    for (const copy of got) expect(await decodedText(copy.raw)).not.toContain('track/open.php');
+    expect(await emptied(incoming)).toEqual([]);
+  }, 30_000);
 
-    // 4 × 1.5 MB is charged for the first; a second one does not fit in 8 MB
+  it('text parts are charged: one that does not fit beside another waits, then gets 452 4.3.1; small mail still flows', async () => {
+    const g = gatedEngine();
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '16MB', memoryWait: '300ms' } }), { engine: g.engine });
+    toClose.push(() => r.close());
+    // 1.2 MB of HTML: more than fits twice in 16 MB at TEXT_FACTOR per byte plus the floor
+    const html = withHtml(1_200_000);
+    expect(2 * messageCost(html.length)).toBeGreaterThan(16 * 1024 * 1024);
+    const first = send(r.port, 'a@example.com', ['alice@example.org'], html);
+    await until(() => g.held() === 1);
     const started = Date.now();
-    const second = await send(r.port, 'a@example.com', ['bob@example.org'], big);
+    const second = await send(r.port, 'a@example.com', ['bob@example.org'], html);
     expect(second.code, second.response).toBe(452);
     expect(second.response).toMatch(/452 4\.3\.1 insufficient system storage/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     // small mail fits beside it and is not held up
     const small = await send(r.port, 'a@example.com', ['carol@example.org'], MAILCHIMP);
     expect(small.code, small.response).toBe(250);
-
-    open();
+    g.open();
     expect((await first).code).toBe(250);
     const got = await up.waitFor(2, 5000);
-    const bigCopy = got.find((g) => g.to.includes('alice@example.org'))!;
-    expect(await decodedText(bigCopy.raw)).not.toContain('track/open.php');
-    // the spill file goes with the transaction (just after its reply), and the budget is whole again
-    const emptied = async (): Promise<string[]> => {
-      for (let i = 0; i < 100 && readdirSync(incoming).length > 0; i++) await new Promise((res) => setTimeout(res, 20));
-      return readdirSync(incoming);
-    };
-    expect(await emptied()).toEqual([]);
-    expect((await send(r.port, 'a@example.com', ['bob@example.org'], big)).code).toBe(250);
-    expect(await emptied()).toEqual([]);
+    expect(await decodedText(got.find((c) => c.to.includes('alice@example.org'))!.raw)).not.toContain('track/open.php');
+    // the budget is whole again: the same message now fits
+    expect((await send(r.port, 'a@example.com', ['bob@example.org'], html)).code).toBe(250);
+    expect(await emptied(join(tmp.path, 'incoming'))).toEqual([]);
   }, 30_000);
 
-  it('refuses to start when the budget cannot hold the largest message', async () => {
-    const err = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '100MB', memoryBudget: '256MB' } })).then(
+  it('text parts the whole budget could never hold: 552 5.3.4 at once, nothing sent', async () => {
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '8MB', memoryWait: '10s' } }));
+    toClose.push(() => r.close());
+    const res = await send(r.port, 'a@example.com', ['alice@example.org'], withHtml(1_500_000));
+    expect(res.code, res.response).toBe(552);
+    expect(res.response).toMatch(/^552 5\.3\.4 text parts of \d+ bytes are more than this relay can inspect at once/);
+    expect(up.attempts).toHaveLength(0);
+  }, 30_000);
+
+  it('refuses to start when the budget cannot hold one message of the size kept in memory', async () => {
+    const err = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { memoryBudget: '4MB' } })).then(
       () => null,
       (e: unknown) => e,
     );
     expect(isRelayError(err) && err.code).toBe('CONFIG_INVALID');
-    expect(String((err as Error).message)).toMatch(/limits\.memoryBudget .* less than 4 × limits\.maxMessageSize/);
+    expect(String((err as Error).message)).toMatch(/limits\.memoryBudget \(4194304 bytes\) is less than what one 1048576-byte message costs/);
   });
 });

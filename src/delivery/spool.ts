@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { RelayError, asRelayError } from '../errors.js';
-import { segmentsStream, type Segments } from '../mime/segments.js';
+import { segmentsStream, type Segments } from '../segments.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictMode } from '../store/dataDir.js';
 import type { Envelope, RecipientFailure } from './types.js';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 
-import { readHead } from '../mime/segments.js';
+import { readHead } from '../segments.js';
 import { DSN_HEAD_BYTES, dsnCopy } from './bounce.js';
 import { dsnRecipient } from './dsnPolicy.js';
 import { ignoreEvents } from './events.js';

@@ -2,7 +2,7 @@
  * Values that cross the delivery boundary: what the pipeline hands over (a Copy per consent class)
  * and what the upstream answered for it (a CopyOutcome). Plain data so they can be spooled as JSON.
  */
-import type { Segments } from '../mime/segments.js';
+import type { Segments } from '../segments.js';
 
 export interface Envelope {
   /** Envelope sender; '' is the null sender (bounces, DSNs), which must never receive a DSN. */
@@ -12,7 +12,7 @@ export interface Envelope {
 
 /**
  * One filtered copy of a message: the bytes that the recipients of one consent class receive,
- * in one buffer or as segments (mime/segments.ts) that are streamed to the upstream or the spool.
+ * in one buffer or as segments (src/segments.ts) that are streamed to the upstream or the spool.
  */
 export interface Copy {
   readonly consentClass: string;

@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import type { Mail, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer';
 
 import { ERRORS } from '../errors.js';
-import { segmentsStream } from '../mime/segments.js';
+import { segmentsStream } from '../segments.js';
 import type { Copy, CopyOutcome, RecipientFailure } from './types.js';
 import { isTemporaryCode, oneLine } from './reply.js';
 import { sessionFailure, type SessionFailure } from './upstreamFailure.js';

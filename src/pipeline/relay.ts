@@ -22,14 +22,14 @@ import { receivedHeader, type TraceInfo } from './received.js';
 import { senderVouch } from './vouch.js';
 import type { SenderVouch } from '../delivery/dsnPolicy.js';
 import type { Limits, RewriteOptions, SegmentsResult } from '../rewrite/engine.js';
-import { readHead, segmentsCanonical, type Segment, type Segments } from '../mime/segments.js';
+import { readHead, segmentsCanonical, type Segment, type Segments } from '../segments.js';
 import type { RuleSet } from '../rewrite/rules/types.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
 import { consentClass, type Consent, type Finding, type MessageLinks } from '../rewrite/types.js';
 import type { AuditRecorder } from './audit.js';
 
 /**
- * The engine as the pipeline calls it: the message as segments in (mime/segments.ts: bytes in
+ * The engine as the pipeline calls it: the message as segments in (src/segments.ts: bytes in
  * memory and file ranges), segments out. Input and output are plain data, so the engine can run
  * in a worker thread given the same file paths; default `rewriteSegments`.
  */

@@ -10,7 +10,7 @@ import { RelayError, asRelayError } from '../errors.js';
 import { toCanonical } from '../mime/canonical.js';
 import { codecFor, type TextCodec } from '../mime/charset.js';
 import { depthOf, partNumber, splitError, splitterFor, type MimeNode, type SplitterChunk } from '../mime/split.js';
-import { compactSegments, segmentsLength, segmentsStream, segmentsToBuffer, SegmentReadError, sliceSegments, type Segment, type Segments } from '../mime/segments.js';
+import { compactSegments, segmentsLength, segmentsStream, segmentsToBuffer, SegmentReadError, sliceSegments, type Segment, type Segments } from '../segments.js';
 import { canonicalTransferEncoding, decodeBody, encodeBody, transferEncoding, type TransferEncoding } from '../mime/transfer.js';
 import { applyEdits, editFor } from './actions/edits.js';
 import { noticeEdit, placeholderEdits } from './actions/notice.js';
@@ -63,7 +63,7 @@ export interface RewriteResult {
 }
 
 /**
- * The engine's result over segments (mime/segments.ts). `output` holds the bytes passed through
+ * The engine's result over segments (src/segments.ts). `output` holds the bytes passed through
  * as slices of the input (file ranges stay file ranges) and the re-encoded parts as bytes in
  * memory; unchanged, it is the input list itself. Plain data: a worker thread can return it.
  */

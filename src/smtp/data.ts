@@ -16,7 +16,7 @@ import type { SMTPServerDataStream } from 'smtp-server';
 import { RelayError } from '../errors.js';
 import { LineEndingCanonicaliser } from '../mime/canonical.js';
 import { PRIVATE_FILE_MODE } from '../store/dataDir.js';
-import type { Segments } from '../mime/segments.js';
+import type { Segments } from '../segments.js';
 import type { MemoryBudget } from './budget.js';
 import { fromRelayError, smtpError, type SmtpError } from './reply.js';
 

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toCanonical } from '../../src/mime/canonical.js';
-import { compactSegments, isFileRange, segmentsCanonical, segmentsLength, segmentsToBuffer, sliceSegments, type Segment } from '../../src/mime/segments.js';
+import { compactSegments, isFileRange, segmentsCanonical, segmentsLength, segmentsToBuffer, sliceSegments, type Segment } from '../../src/segments.js';
 import { measureInspected, rewriteMessage, rewriteSegments } from '../../src/rewrite/engine.js';
 import { loadRules } from '../../src/rewrite/rules/index.js';
 import { makeTempDir } from '../helpers/tmpdir.js';

@@ -11,7 +11,7 @@ import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { isCanonical } from '../../src/mime/canonical.js';
 import type { Engine } from '../../src/pipeline/relay.js';
-import { segmentsToBuffer } from '../../src/mime/segments.js';
+import { segmentsToBuffer } from '../../src/segments.js';
 import { rewriteMessage, rewriteSegments, type RewriteResult } from '../../src/rewrite/engine.js';
 import { loadRules } from '../../src/rewrite/rules/index.js';
 import type { Consent } from '../../src/rewrite/types.js';

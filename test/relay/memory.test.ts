@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { isRelayError } from '../../src/errors.js';
 import type { Engine } from '../../src/pipeline/relay.js';
 import { rewriteSegments } from '../../src/rewrite/engine.js';
-import { segmentsLength } from '../../src/mime/segments.js';
+import { segmentsLength } from '../../src/segments.js';
 import { messageCost } from '../../src/smtp/budget.js';
 import { decodedText } from '../helpers/mime.js';
 import { relayConfig, send, startTestRelay } from '../helpers/relay.js';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isFileRange, segmentLength } from '../../src/mime/segments.js';
+import { isFileRange, segmentLength } from '../../src/segments.js';
 import type { Engine } from '../../src/pipeline/relay.js';
 import { rewriteMessage, rewriteSegments, type SegmentsResult } from '../../src/rewrite/engine.js';
 import { loadRules } from '../../src/rewrite/rules/index.js';

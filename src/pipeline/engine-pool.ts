@@ -27,7 +27,7 @@ import { Piscina } from 'piscina';
 import { RelayError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { rewriteSegments, type RewriteOptions, type SegmentsResult } from '../rewrite/engine.js';
-import type { Segments } from '../mime/segments.js';
+import type { Segments } from '../segments.js';
 import type { EngineReply, EngineTask, WorkerData } from './engine-worker.js';
 import type { Engine } from './relay.js';
 

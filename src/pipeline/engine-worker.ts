@@ -10,7 +10,7 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { asRelayError, type ErrorCode } from '../errors.js';
 import { rewriteMessage, rewriteSegments, type Limits } from '../rewrite/engine.js';
-import type { Segments } from '../mime/segments.js';
+import type { Segments } from '../segments.js';
 import type { EnginePolicy } from '../rewrite/detectors/types.js';
 import { loadRules } from '../rewrite/rules/index.js';
 import type { Consent, Finding } from '../rewrite/types.js';

@@ -91,6 +91,18 @@ describe('large messages are streamed', () => {
     expect(ranges.reduce((n, s) => n + segmentLength(s), 0)).toBeGreaterThan(attachment.length);
   }, 60_000);
 
+  it('in worker threads: the worker reads the spill file itself, and the upstream gets the same bytes', async () => {
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '20MB' }, engine: { workers: 1 } }));
+    toClose.push(() => r.close());
+    const { raw, attachment } = largeMessage(6_000_000);
+    const res = await send(r.port, 'reports@example.com', ['someone@example.org'], raw);
+    expect(res.code, res.response).toBe(250);
+    const [got] = await up.waitFor(1, 10_000);
+    const expected = await rewriteMessage(raw, { consent: { opens: false, clicks: false }, rules: loadRules(), recipients: ['someone@example.org'] });
+    expect(withoutTrace(got!.raw).equals(expected.output)).toBe(true);
+    expect(got!.raw.toString('latin1')).toContain(attachment);
+  }, 60_000);
+
   it('an unchanged large message (no tracker in it) is delivered as it came', async () => {
     const r = await relay();
     const { raw } = largeMessage(4_000_000);

@@ -314,12 +314,12 @@ try {
     const pool = createEnginePool({ workers, cpuBudgetMs: 60_000 });
     const rules = loadRules();
     const opts = { consent: NO_CONSENT, rules, recipients: ['kim@example.org'] };
-    await Promise.all(Array.from({ length: workers * 2 }, () => pool.engine(newsletter, opts)));
+    await Promise.all(Array.from({ length: workers * 2 }, () => pool.engine([newsletter], opts)));
     const n = 40 * workers;
     const t = performance.now();
     let next = 0;
     await Promise.all(Array.from({ length: workers * 2 }, async () => {
-      while (next++ < n) await pool.engine(newsletter, opts);
+      while (next++ < n) await pool.engine([newsletter], opts);
     }));
     const ms = (performance.now() - t) / n;
     await pool.close();

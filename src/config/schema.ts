@@ -242,7 +242,7 @@ export const configSchema = z.strictObject({
       maxMimeDepth: z.number().int().min(2).max(200).default(32),
       maxMimeParts: z.number().int().min(2).max(100_000).default(1000),
       maxClients: z.number().int().min(1).default(200),
-      /** Message bytes in flight in the whole relay; each message is charged 4 × its size (src/smtp/budget.ts). */
+      /** Memory for messages in flight in the whole relay; each is charged a floor plus 40 × its inspected text bytes (src/smtp/budget.ts). */
       memoryBudget: size.default(256 * 1024 * 1024),
       /** How long a message waits for room in the budget before 452 4.3.1. */
       memoryWait: duration.default(15_000),

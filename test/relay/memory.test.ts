@@ -97,14 +97,13 @@ const emptied = async (dir: string): Promise<string[]> => {
 describe('memory budget', () => {
   it('attachments cost no budget: two large ones are filtered at once where their text alone fits; spilled to 0600 files', async () => {
     const g = gatedEngine();
-    // 8 MB is the smallest budget the relay starts with: under the old charge (4 × size) one
-    // 3 MB message alone would have taken 12 MB
-    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '8MB', memoryWait: '300ms' } }), { engine: g.engine });
+    // under the old charge (4 × size) the two 7 MB messages would have taken 56 MB of the 48
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '10MB', memoryBudget: '48MB', memoryWait: '300ms' } }), { engine: g.engine });
     toClose.push(() => r.close());
     const incoming = join(tmp.path, 'incoming');
     expect(statSync(incoming).mode & 0o777).toBe(0o700);
 
-    const big = withAttachment(3_000_000);
+    const big = withAttachment(7_000_000);
     const first = send(r.port, 'a@example.com', ['alice@example.org'], big);
     const second = send(r.port, 'a@example.com', ['bob@example.org'], big);
     await until(() => g.held() === 2);
@@ -126,11 +125,12 @@ describe('memory budget', () => {
 
   it('text parts are charged: one that does not fit beside another waits, then gets 452 4.3.1; small mail still flows', async () => {
     const g = gatedEngine();
-    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '16MB', memoryWait: '300ms' } }), { engine: g.engine });
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '64MB', memoryWait: '300ms' } }), { engine: g.engine });
     toClose.push(() => r.close());
-    // 1.2 MB of HTML: more than fits twice in 16 MB at TEXT_FACTOR per byte plus the floor
+    // 1.2 MB of HTML: fits once in 64 MB at TEXT_FACTOR per byte plus the floor, not twice
     const html = withHtml(1_200_000);
-    expect(2 * messageCost(html.length)).toBeGreaterThan(16 * 1024 * 1024);
+    expect(messageCost(html.length)).toBeLessThan(64 * 1024 * 1024);
+    expect(2 * messageCost(html.length)).toBeGreaterThan(64 * 1024 * 1024);
     const first = send(r.port, 'a@example.com', ['alice@example.org'], html);
     await until(() => g.held() === 1);
     const started = Date.now();
@@ -151,20 +151,22 @@ describe('memory budget', () => {
   }, 30_000);
 
   it('text parts the whole budget could never hold: 552 5.3.4 at once, nothing sent', async () => {
-    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '8MB', memoryWait: '10s' } }));
+    const r = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { maxMessageSize: '4MB', memoryBudget: '48MB', memoryWait: '10s' } }));
     toClose.push(() => r.close());
-    const res = await send(r.port, 'a@example.com', ['alice@example.org'], withHtml(1_500_000));
+    const html = withHtml(1_500_000);
+    expect(messageCost(html.length)).toBeGreaterThan(48 * 1024 * 1024);
+    const res = await send(r.port, 'a@example.com', ['alice@example.org'], html);
     expect(res.code, res.response).toBe(552);
     expect(res.response).toMatch(/^552 5\.3\.4 text parts of \d+ bytes are more than this relay can inspect at once/);
     expect(up.attempts).toHaveLength(0);
   }, 30_000);
 
   it('refuses to start when the budget cannot hold one message of the size kept in memory', async () => {
-    const err = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { memoryBudget: '4MB' } })).then(
+    const err = await startTestRelay(relayConfig(tmp.path, up.port, { limits: { memoryBudget: '32MB' } })).then(
       () => null,
       (e: unknown) => e,
     );
     expect(isRelayError(err) && err.code).toBe('CONFIG_INVALID');
-    expect(String((err as Error).message)).toMatch(/limits\.memoryBudget \(4194304 bytes\) is less than what one 1048576-byte message costs/);
+    expect(String((err as Error).message)).toMatch(/limits\.memoryBudget \(33554432 bytes\) is less than what one 1048576-byte message costs/);
   });
 });

@@ -8,7 +8,7 @@
 import type { AuditEvent, CampaignTemplateEvent, FindingEvent } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
 import { extractMailer } from '../audit/mailer.js';
-import { readHead } from '../mime/segments.js';
+import { readHead } from '../segments.js';
 import { redactText, redactUrl } from '../audit/redact.js';
 import { SqliteAuditLog } from '../audit/sqlite.js';
 import type { LearnedTemplate } from '../rewrite/analysis/campaign.js';

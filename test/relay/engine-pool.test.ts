@@ -19,8 +19,8 @@ let up: RecordingUpstream;
 const toClose: Array<() => Promise<void>> = [];
 useRelayScene((s) => ({ tmp, up } = s), toClose);
 
-async function relay(engine: Record<string, unknown>) {
-  const r = await startTestRelay(relayConfig(tmp.path, up.port, { engine }));
+async function relay(engine: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const r = await startTestRelay(relayConfig(tmp.path, up.port, { engine, ...extra }));
   toClose.push(() => r.close());
   return r;
 }
@@ -50,7 +50,8 @@ describe('the engine in worker threads', () => {
   });
 
   it('refuses a message over its CPU budget with 554 5.3.4; the others and later ones go through', async () => {
-    const r = await relay({ workers: 2, cpuBudget: '1s' });
+    // 16 MB of HTML: over the default memory budget's charge (smtp/budget.ts), which would refuse it first
+    const r = await relay({ workers: 2, cpuBudget: '1s' }, { limits: { memoryBudget: '1GB' } });
     // ~150,000 trackers: seconds of work, far over 1 s on any machine
     const heavy = manyTrackers(150_000);
     const small = message(textPart('text/plain', 'See you at ten.\r\n'));

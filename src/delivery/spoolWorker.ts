@@ -7,7 +7,7 @@ import { ignoreEvents } from './events.js';
 import type { DeliveryEventSink } from './events.js';
 import { byResponse, type Disposition, type DispositionSink, type DsnFate } from './dispositions.js';
 import type { Spool, SpoolEntry, SpoolMessage, SpoolMeta } from './spool.js';
-import type { Segments } from '../mime/segments.js';
+import type { Segments } from '../segments.js';
 
 /** An entry about to be sent: read whole (refiltered) or opened as a stream. */
 type Sendable = SpoolEntry & { readonly raw: Buffer | Segments };

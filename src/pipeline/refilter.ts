@@ -12,7 +12,7 @@
  */
 import type { ConsentStore } from '../consent/store.js';
 import type { Spool, SpoolMessage } from '../delivery/spool.js';
-import { segmentsCanonical } from '../mime/segments.js';
+import { segmentsCanonical } from '../segments.js';
 import { RelayError } from '../errors.js';
 import { consentClass, type Consent } from '../rewrite/types.js';
 import type { AuditRecorder } from './audit.js';

@@ -85,6 +85,26 @@ const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    // rectification: a sender's clear address follows the person to their new address, and only
+    // to an address that stands for the same chained sender pseudonym (rectify renames the
+    // `subjects` row first); verify checks the same thing from the other side
+    description: 'audit chain: the clear sender may be forgotten, or rectified to the same pseudonym',
+    sql: `
+      DROP TRIGGER audit_events_no_update;
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+      WHEN NOT ((NEW.sender IS NULL
+                 OR (OLD.sender_hash IS NOT NULL
+                     AND (SELECT recipient_hash FROM subjects WHERE address = NEW.sender) IS OLD.sender_hash))
+                AND NEW.id IS OLD.id AND NEW.type IS OLD.type AND NEW.at IS OLD.at
+                AND NEW.queue_id IS OLD.queue_id AND NEW.consent_class IS OLD.consent_class
+                AND NEW.details IS OLD.details AND NEW.seq IS OLD.seq AND NEW.prev_mac IS OLD.prev_mac
+                AND NEW.mac IS OLD.mac AND NEW.sender_hash IS OLD.sender_hash)
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_events is append-only');
+      END;
+    `,
+  },
 ];
 
 interface EventRowDb {
@@ -200,7 +220,11 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
       if (this.db.prepare('SELECT 1 FROM subjects WHERE address = ?').get(b) !== undefined) {
         throw new RelayError('USAGE', 'the new address already has audit history of its own; the two histories cannot be joined under one pseudonym (export both with subject export instead)');
       }
-      return this.db.prepare('UPDATE subjects SET address = ? WHERE address = ?').run(b, a).changes > 0;
+      const renamed = this.db.prepare('UPDATE subjects SET address = ? WHERE address = ?').run(b, a).changes > 0;
+      // mail the person sent follows them too; left as it was, verify would find a clear sender
+      // that no longer maps to the chained sender hash and report it as edited
+      const resent = this.db.prepare('UPDATE audit_events SET sender = ? WHERE sender = ?').run(b, a).changes > 0;
+      return renamed || resent;
     });
     return this.guard(() => run.immediate());
   }

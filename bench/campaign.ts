@@ -23,14 +23,27 @@ const rules = loadRules();
  * banner image with the token; about 50 KB of HTML. Nothing but campaign learning catches these.
  */
 function copy(i: number): Buffer {
-  const token = ((i + 1) * 2654435761 % 4294967296).toString(36);
+  const token = (((i + 1) * 2654435761) % 4294967296).toString(36);
   const rows: string[] = [];
   for (let k = 0; k < LINKS; k++) {
-    rows.push(`<tr><td><p>Product ${k}: a fine thing for a cold day, in several colours and sizes.</p><a href="https://go.brand.example/r/${token}/${k}">Buy</a> <a href="https://www.brand.example/p/${k}?src=nl&amp;u=${token}">Details</a></td></tr>`);
+    rows.push(
+      `<tr><td><p>Product ${k}: a fine thing for a cold day, in several colours and sizes.</p><a href="https://go.brand.example/r/${token}/${k}">Buy</a> <a href="https://www.brand.example/p/${k}?src=nl&amp;u=${token}">Details</a></td></tr>`,
+    );
   }
   const html = `<!DOCTYPE html><html><body><img src="https://img.brand.example/b/${token}.png" width="600" height="200" alt="Sale"><table>${rows.join('\n')}</table></body></html>`;
   return Buffer.from(
-    [`From: Brand <news@brand.example>`, `To: user${i}@example.org`, `Subject: The winter sale`, `Message-ID: <${i}.${token}@brand.example>`, 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: 7bit', '', html, ''].join('\r\n'),
+    [
+      `From: Brand <news@brand.example>`,
+      `To: user${i}@example.org`,
+      `Subject: The winter sale`,
+      `Message-ID: <${i}.${token}@brand.example>`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=utf-8',
+      'Content-Transfer-Encoding: 7bit',
+      '',
+      html,
+      '',
+    ].join('\r\n'),
   );
 }
 
@@ -58,7 +71,9 @@ async function run(label: string, sqlite: SqliteCampaignStore | null): Promise<v
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const storeMs = Number(storeNs) / 1e6 / COPIES;
-  console.log(`${label.padEnd(26)} ${(ms / COPIES).toFixed(2).padStart(7)} ms/copy${sqlite ? ` (store ${storeMs.toFixed(2)})` : ''}  (${COPIES} copies, ${urls} URLs each; campaign findings: ${stripped})`);
+  console.log(
+    `${label.padEnd(26)} ${(ms / COPIES).toFixed(2).padStart(7)} ms/copy${sqlite ? ` (store ${storeMs.toFixed(2)})` : ''}  (${COPIES} copies, ${urls} URLs each; campaign findings: ${stripped})`,
+  );
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'consent-relay-bench-'));

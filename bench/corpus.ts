@@ -70,7 +70,13 @@ const ENCODED_WORD = /=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=/g;
 /** RFC 2047 encoded words decoded (whitespace between adjacent words dropped), as mail clients show headers. */
 export function decodeWords(value: string): string {
   return value.replace(/(\?=)\s+(?==\?)/g, '$1').replace(ENCODED_WORD, (_all, charset: string, enc: string, text: string) => {
-    const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    const bytes =
+      enc.toUpperCase() === 'B'
+        ? Buffer.from(text, 'base64')
+        : Buffer.from(
+            text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+            'latin1',
+          );
     const cs = charset.replace(/\*.*$/, '');
     return iconv.encodingExists(cs) ? iconv.decode(bytes, cs) : bytes.toString('latin1');
   });

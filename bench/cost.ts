@@ -35,12 +35,34 @@ function message(kind: Kind, size: number): Buffer {
   const htmlBody = text.slice(htmlStart, text.indexOf('\r\n------=_Part', htmlStart));
   const head = ['From: a@example.com', 'To: alice@example.org', 'Subject: cost', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', '--b'];
   if (kind === 'attachment') {
-    const b64 = randomBytes(Math.floor((size * 3) / 4)).toString('base64').replace(/.{76}/g, '$&\r\n');
-    return Buffer.from([...head, 'Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '', htmlBody, '--b', 'Content-Type: application/octet-stream', 'Content-Disposition: attachment; filename="a.bin"', 'Content-Transfer-Encoding: base64', '', b64, '--b--', ''].join('\r\n'), 'latin1');
+    const b64 = randomBytes(Math.floor((size * 3) / 4))
+      .toString('base64')
+      .replace(/.{76}/g, '$&\r\n');
+    return Buffer.from(
+      [
+        ...head,
+        'Content-Type: text/html; charset=utf-8',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        htmlBody,
+        '--b',
+        'Content-Type: application/octet-stream',
+        'Content-Disposition: attachment; filename="a.bin"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        b64,
+        '--b--',
+        '',
+      ].join('\r\n'),
+      'latin1',
+    );
   }
   const unit = kind === 'newsletter' ? `${htmlBody}\r\n` : '<p>Quarterly figures, region by region, with the notes the board asked for and a few more words.</p>\r\n';
   const body = unit.repeat(Math.ceil(size / unit.length));
-  return Buffer.from([...head, 'Content-Type: text/html; charset=utf-8', `Content-Transfer-Encoding: ${kind === 'newsletter' ? 'quoted-printable' : '7bit'}`, '', body, '--b--', ''].join('\r\n'), 'latin1');
+  return Buffer.from(
+    [...head, 'Content-Type: text/html; charset=utf-8', `Content-Transfer-Encoding: ${kind === 'newsletter' ? 'quoted-printable' : '7bit'}`, '', body, '--b--', ''].join('\r\n'),
+    'latin1',
+  );
 }
 
 async function child(kind: Kind, size: number): Promise<void> {
@@ -66,7 +88,15 @@ if (process.argv[2] === 'child') {
   await child(process.argv[3] as Kind, Number(process.argv[4]));
 } else {
   const sizes = (process.env['BENCH_COST_MB'] ?? '2,8,24').split(',').map(Number);
-  const cases: Array<[Kind, number]> = [...sizes.flatMap((mb): Array<[Kind, number]> => [['newsletter', mb * 1e6], ['prose', mb * 1e6]]), ['attachment', 48e6]];
+  const cases: Array<[Kind, number]> = [
+    ...sizes.flatMap(
+      (mb): Array<[Kind, number]> => [
+        ['newsletter', mb * 1e6],
+        ['prose', mb * 1e6],
+      ],
+    ),
+    ['attachment', 48e6],
+  ];
   const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
   console.log('cost: peak RSS growth while the engine filters one message from a file (fresh process each, after warm-up)');
   for (const [kind, size] of cases) {

@@ -163,7 +163,15 @@ export async function evaluate(opts: EvaluateOptions = {}): Promise<EvalReport> 
           if (u.decodable) g.decodable++;
           if (unwrapped) g.unwrapped++;
         }
-        const miss = (): Miss => ({ file: msg.file, url: u.url, technique: u.technique, vendor: u.vendor, ...(u.variant ? { variant: u.variant } : {}), ...(u.destination ? { destination: u.destination } : {}), engine: describeFindings(findings, u.url) });
+        const miss = (): Miss => ({
+          file: msg.file,
+          url: u.url,
+          technique: u.technique,
+          vendor: u.vendor,
+          ...(u.variant ? { variant: u.variant } : {}),
+          ...(u.destination ? { destination: u.destination } : {}),
+          engine: describeFindings(findings, u.url),
+        });
         if (!gone) missed.push(miss());
         if (u.decodable && !unwrapped) notUnwrapped.push(miss());
       } else {
@@ -218,7 +226,21 @@ const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 function table(title: string, rows: Readonly<Record<string, Metrics>>): string {
   const head = [title, 'msgs', 'trackers', 'missed', 'recall', 'decodable', 'unwrapped', 'unwrap', 'legit', 'lost', 'FP rate'];
-  const body = Object.entries(rows).map(([k, m]) => [k, m.messages, m.trackers, m.trackers - m.removed, m.trackers ? pct(m.recall) : '-', m.decodable, m.unwrapped, m.decodable ? pct(m.unwrapRate) : '-', m.legit, m.lost, m.legit ? pct(m.falsePositiveRate) : '-'].map(String));
+  const body = Object.entries(rows).map(([k, m]) =>
+    [
+      k,
+      m.messages,
+      m.trackers,
+      m.trackers - m.removed,
+      m.trackers ? pct(m.recall) : '-',
+      m.decodable,
+      m.unwrapped,
+      m.decodable ? pct(m.unwrapRate) : '-',
+      m.legit,
+      m.lost,
+      m.legit ? pct(m.falsePositiveRate) : '-',
+    ].map(String),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -246,7 +268,10 @@ export function formatReport(r: EvalReport, details = true): string {
     const list = (title: string, misses: readonly Miss[]): void => {
       if (!misses.length) return;
       out.push('', `${title} (${misses.length}):`);
-      for (const m of misses) out.push(`  ${m.file}  [${m.technique}${m.variant ? `/${m.variant}` : ''}${m.vendor ? ` ${m.vendor}` : ''}]  ${m.url.slice(0, 140)}${m.destination ? `\n      expected ${m.destination}` : ''}\n      engine: ${m.engine.slice(0, 300)}`);
+      for (const m of misses)
+        out.push(
+          `  ${m.file}  [${m.technique}${m.variant ? `/${m.variant}` : ''}${m.vendor ? ` ${m.vendor}` : ''}]  ${m.url.slice(0, 140)}${m.destination ? `\n      expected ${m.destination}` : ''}\n      engine: ${m.engine.slice(0, 300)}`,
+        );
     };
     list('trackers left in the output', r.missed);
     list('decodable trackers not unwrapped', r.notUnwrapped);
@@ -271,7 +296,9 @@ if (invokedDirectly) {
   const halves = [];
   const campaign = flag('--campaign');
   for (const half of HALVES) halves.push(await evaluateHalf(half, rules, undefined, { campaign }));
-  console.log(`\n== real mail (fixtures/real/; message bytes from ${mailDirs()[0] ?? 'beside the labels'} or beside the labels)${campaign ? '; --campaign: each message filtered after learning from its pair' : ''}\n`);
+  console.log(
+    `\n== real mail (fixtures/real/; message bytes from ${mailDirs()[0] ?? 'beside the labels'} or beside the labels)${campaign ? '; --campaign: each message filtered after learning from its pair' : ''}\n`,
+  );
   console.log(sideBySide(report, halves));
   const warnings = halves.flatMap((h) => h.warnings);
   if (warnings.length) console.log(`\nlabel warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}`);

@@ -64,14 +64,17 @@ function largeMessage(size: number): Buffer {
   const tail = '\r\n--mixed--\r\n';
   const b64Bytes = size - head.length - tail.length;
   const lines = Math.floor(b64Bytes / 78);
-  const b64 = randomBytes(Math.ceil((lines * 76 * 3) / 4)).toString('base64').slice(0, lines * 76);
+  const b64 = randomBytes(Math.ceil((lines * 76 * 3) / 4))
+    .toString('base64')
+    .slice(0, lines * 76);
   const body = b64.replace(/.{76}/g, '$&\r\n');
   return Buffer.concat([Buffer.from(head), Buffer.from(body, 'latin1'), Buffer.from(tail)]);
 }
 
 /** A message of about `size` bytes that is one HTML part: every byte of it is inspected. */
 function htmlMessage(size: number): Buffer {
-  const head = 'From: Reports <reports@example.com>\r\nTo: someone@example.org\r\nSubject: Long report\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<img src="https://example.us5.list-manage.com/track/open.php?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=3c5e7a9b1d&e=f1e2d3c4b5" width="1" height="1">\r\n';
+  const head =
+    'From: Reports <reports@example.com>\r\nTo: someone@example.org\r\nSubject: Long report\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<img src="https://example.us5.list-manage.com/track/open.php?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=3c5e7a9b1d&e=f1e2d3c4b5" width="1" height="1">\r\n';
   const para = '<p>Quarterly figures, region by region, with the notes the board asked for and a few more words.</p>\r\n';
   return Buffer.from(head + para.repeat(Math.ceil((size - head.length) / para.length)));
 }
@@ -135,7 +138,10 @@ async function run(label: string, messages: Buffer[]): Promise<void> {
 }
 
 const raw = largeMessage(SIZE);
-await run(`${LARGE} concurrent messages of ${(raw.length / 1e6).toFixed(1)} MB (HTML with trackers + base64 attachment, no consent)`, Array.from({ length: LARGE }, () => raw));
+await run(
+  `${LARGE} concurrent messages of ${(raw.length / 1e6).toFixed(1)} MB (HTML with trackers + base64 attachment, no consent)`,
+  Array.from({ length: LARGE }, () => raw),
+);
 if (process.env['BENCH_HTML'] !== '0') {
   const html = htmlMessage(SIZE);
   await run(`one message of ${(html.length / 1e6).toFixed(1)} MB that is all HTML (inspected text)`, [html]);

@@ -29,7 +29,14 @@ export function figures(m: HalfMetrics): RealFigures {
 /** Whether a half meets the issue's targets (the held-out half is the one that counts). */
 export function meetsRealTargets(m: HalfMetrics): boolean {
   const f = figures(m);
-  return (f.linksHandled ?? 1) >= REAL_TARGETS.links && (f.pixelsRemoved ?? 1) >= REAL_TARGETS.pixels && (f.legitLost ?? 0) <= REAL_TARGETS.legitLost && f.broken === 0 && f.unsubscribeLost === 0 && m.errors === 0;
+  return (
+    (f.linksHandled ?? 1) >= REAL_TARGETS.links &&
+    (f.pixelsRemoved ?? 1) >= REAL_TARGETS.pixels &&
+    (f.legitLost ?? 0) <= REAL_TARGETS.legitLost &&
+    f.broken === 0 &&
+    f.unsubscribeLost === 0 &&
+    m.errors === 0
+  );
 }
 
 export function sideBySide(synthetic: EvalReport | null, halves: readonly HalfReport[]): string {
@@ -39,9 +46,19 @@ export function sideBySide(synthetic: EvalReport | null, halves: readonly HalfRe
   const open = s?.byKind['open'];
   const rows: string[][] = [
     ['messages', s ? String(s.messages) : '-', ...halves.map((h) => `${h.metrics.messages}${h.metrics.missing ? ` (+${h.metrics.missing} absent)` : ''}`), ''],
-    ['tracked & per-recipient links handled', click ? frac(click.removed, click.trackers) : '-', ...halves.map((h) => frac(h.metrics.linksHandled, h.metrics.links)), `>= ${(REAL_TARGETS.links * 100).toFixed(0)}%`],
+    [
+      'tracked & per-recipient links handled',
+      click ? frac(click.removed, click.trackers) : '-',
+      ...halves.map((h) => frac(h.metrics.linksHandled, h.metrics.links)),
+      `>= ${(REAL_TARGETS.links * 100).toFixed(0)}%`,
+    ],
     ['pixels removed', open ? frac(open.removed, open.trackers) : '-', ...halves.map((h) => frac(h.metrics.pixelsRemoved, h.metrics.pixels)), `>= ${(REAL_TARGETS.pixels * 100).toFixed(0)}%`],
-    ['legit images & links lost', s ? frac(s.overall.lost, s.overall.legit) : '-', ...halves.map((h) => frac(h.metrics.legitLost, h.metrics.legit)), `<= ${(REAL_TARGETS.legitLost * 100).toFixed(1)}%`],
+    [
+      'legit images & links lost',
+      s ? frac(s.overall.lost, s.overall.legit) : '-',
+      ...halves.map((h) => frac(h.metrics.legitLost, h.metrics.legit)),
+      `<= ${(REAL_TARGETS.legitLost * 100).toFixed(1)}%`,
+    ],
     ['links broken', s ? `${s.notUnwrapped.length} not unwrapped` : '-', ...halves.map((h) => String(h.metrics.broken)), '0'],
     ['unsubscribe links lost', '-', ...halves.map((h) => `${h.metrics.unsubscribeLost}/${h.metrics.unsubscribe}`), '0'],
     ['decodable links unwrapped exactly', s ? frac(s.overall.unwrapped, s.overall.decodable) : '-', ...halves.map((h) => frac(h.metrics.unwrapped, h.metrics.decodable)), ''],

@@ -69,8 +69,10 @@ for (const [k, g] of groups) {
   const where = [...new Set(g.map((o) => o.element))].join(',');
   const varies = pairUrls ? distinct.filter((u) => !pairUrls.has(u)).length : null;
   const labelSet = labels ? [...new Set(distinct.map((u) => labelOf.get(u) ?? '?'))].join(',') : '';
-  console.log(`\n== ${k}   [${g.length} occ, ${distinct.length} distinct; ${where}]${varies !== null ? `  differs-in-pair: ${varies}/${distinct.length}` : ''}${labelSet ? `  label: ${labelSet}` : ''}`);
+  console.log(
+    `\n== ${k}   [${g.length} occ, ${distinct.length} distinct; ${where}]${varies !== null ? `  differs-in-pair: ${varies}/${distinct.length}` : ''}${labelSet ? `  label: ${labelSet}` : ''}`,
+  );
   const show = all ? g : g.slice(0, 1);
-  for (const o of show) console.log(`   ${o.where.padEnd(6)} ${(all ? o.url : o.url.slice(0, 200))}${all && o.context ? `  «${o.context}»` : ''}`);
+  for (const o of show) console.log(`   ${o.where.padEnd(6)} ${all ? o.url : o.url.slice(0, 200)}${all && o.context ? `  «${o.context}»` : ''}`);
   if (!all) console.log(`   contexts: ${[...new Set(g.map((o) => o.context).filter(Boolean))].slice(0, 8).join(' | ').slice(0, 300)}`);
 }

@@ -44,7 +44,10 @@ const entrySchema = z
     /** recipient-param: the parameter(s) holding the per-recipient value. */
     params: z.array(z.string().min(1)).min(1).optional(),
     /** The real destination, where a careful person can read it from the URL offline (url entries only). */
-    destination: z.string().regex(/^https?:\/\//).optional(),
+    destination: z
+      .string()
+      .regex(/^https?:\/\//)
+      .optional(),
     note: z.string().optional(),
   })
   .superRefine((e, ctx) => {
@@ -69,7 +72,10 @@ export const labelsSchema = z.strictObject({
   /** Key of the source in SOURCES.md (one repository); a source is wholly in one half. */
   source: z.string().min(1),
   /** The same mailing sent to another recipient (file name in the same half), if there is one. */
-  pair: z.string().regex(/^[A-Za-z0-9._-]+\.eml$/).optional(),
+  pair: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+\.eml$/)
+    .optional(),
   /** Envelope recipients to filter for; default: the addresses in the To header. */
   recipients: z.array(z.string().includes('@')).optional(),
   /** What kind of mail a reader would call it. */
@@ -116,7 +122,9 @@ export function loadHalf(half: Half, dir = realDir()): LabelledMessage[] {
   const here = join(dir, half);
   if (!existsSync(here)) return [];
   const out: LabelledMessage[] = [];
-  for (const f of readdirSync(here).filter((x) => x.endsWith('.labels.yaml')).sort()) {
+  for (const f of readdirSync(here)
+    .filter((x) => x.endsWith('.labels.yaml'))
+    .sort()) {
     const file = join(here, f);
     const parsed = labelsSchema.safeParse(parseYaml(readFileSync(file, 'utf8')));
     if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
@@ -230,7 +238,15 @@ function htmlOccurrences(html: string, out: Occurrence[], depth = 0): void {
       const u = ($(el).attr(attr) ?? '').trim();
       if (!isHttp(u)) continue;
       const a = $(el).attr();
-      const hints = [a?.['width'] ? `w=${a['width']}` : '', a?.['height'] ? `h=${a['height']}` : '', a?.['alt'] !== undefined ? `alt="${a['alt']!.slice(0, 40)}"` : '', a?.['rel'] ? `rel=${a['rel']}` : '', a?.['style'] ? `style="${a['style']!.slice(0, 60)}"` : ''].filter(Boolean).join(' ');
+      const hints = [
+        a?.['width'] ? `w=${a['width']}` : '',
+        a?.['height'] ? `h=${a['height']}` : '',
+        a?.['alt'] !== undefined ? `alt="${a['alt']!.slice(0, 40)}"` : '',
+        a?.['rel'] ? `rel=${a['rel']}` : '',
+        a?.['style'] ? `style="${a['style']!.slice(0, 60)}"` : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
       out.push({ url: u, where: 'load', element: `${tag.replace('\\', '')}@${attr}`, context: hints });
     }
   }
@@ -297,7 +313,10 @@ export async function occurrences(raw: Buffer): Promise<Occurrence[]> {
     if (leaf.contentType === 'text/html') htmlOccurrences(leaf.text, out);
     else if (leaf.contentType === 'text/plain' || leaf.contentType === 'text/enriched') {
       for (const m of leaf.text.matchAll(URL_IN_TEXT)) {
-        const before = leaf.text.slice(Math.max(0, m.index - 60), m.index).replace(/\s+/g, ' ').trim();
+        const before = leaf.text
+          .slice(Math.max(0, m.index - 60), m.index)
+          .replace(/\s+/g, ' ')
+          .trim();
         out.push({ url: cleanTextUrl(m[0]), where: 'text', element: 'text', context: before });
       }
     }
@@ -389,7 +408,22 @@ export interface HalfReport {
 export const REAL_TARGETS = Object.freeze({ links: 0.95, pixels: 0.99, legitLost: 0.005, broken: 0, unsubscribeLost: 0 });
 
 function emptyHalf(): HalfMetrics {
-  return { messages: 0, missing: 0, links: 0, linksHandled: 0, pixels: 0, pixelsRemoved: 0, legit: 0, legitLost: 0, unsubscribe: 0, unsubscribeLost: 0, broken: 0, decodable: 0, unwrapped: 0, errors: 0 };
+  return {
+    messages: 0,
+    missing: 0,
+    links: 0,
+    linksHandled: 0,
+    pixels: 0,
+    pixelsRemoved: 0,
+    legit: 0,
+    legitLost: 0,
+    unsubscribe: 0,
+    unsubscribeLost: 0,
+    broken: 0,
+    decodable: 0,
+    unwrapped: 0,
+    errors: 0,
+  };
 }
 
 const CHANGING: ReadonlySet<string> = new Set(['unwrap-link', 'strip-params']);
@@ -575,7 +609,8 @@ export function readKnownMisses(path = knownMissesPath()): KnownMisses {
 }
 
 export function knownFrom(misses: readonly RealMiss[]): KnownMisses {
-  const sort = <T extends { message: string; kind: string }>(xs: T[], k: (x: T) => string): T[] => xs.sort((a, b) => a.message.localeCompare(b.message) || a.kind.localeCompare(b.kind) || k(a).localeCompare(k(b)));
+  const sort = <T extends { message: string; kind: string }>(xs: T[], k: (x: T) => string): T[] =>
+    xs.sort((a, b) => a.message.localeCompare(b.message) || a.kind.localeCompare(b.kind) || k(a).localeCompare(k(b)));
   const dev = sort(
     misses.filter((x) => x.half === 'dev').map((x) => ({ message: x.message, kind: x.kind, url: x.url })),
     (x) => x.url,

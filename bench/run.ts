@@ -124,7 +124,9 @@ async function sendMix(port: number): Promise<void> {
   if (smtpSource) {
     await Promise.all(
       MIX.map(async (k, i) => {
-        const p = spawn(smtpSource, ['-d', '-s', String(k.sessions), '-m', String(k.count), '-r', String(k.recipients), '-f', 'bench@example.com', '-t', k.to, '-F', files[i]!, `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const p = spawn(smtpSource, ['-d', '-s', String(k.sessions), '-m', String(k.count), '-r', String(k.recipients), '-f', 'bench@example.com', '-t', k.to, '-F', files[i]!, `127.0.0.1:${port}`], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let err = '';
         p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
         const [code] = (await once(p, 'exit')) as [number | null];
@@ -137,9 +139,11 @@ async function sendMix(port: number): Promise<void> {
     MIX.map(async (k) => {
       const client = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: k.sessions, maxMessages: Infinity, ignoreTLS: true });
       let next = 0;
-      await Promise.all(Array.from({ length: k.sessions }, async () => {
-        while (next++ < k.count) await client.sendMail({ envelope: { from: 'bench@example.com', to: rcpts(k) }, raw: k.raw });
-      }));
+      await Promise.all(
+        Array.from({ length: k.sessions }, async () => {
+          while (next++ < k.count) await client.sendMail({ envelope: { from: 'bench@example.com', to: rcpts(k) }, raw: k.raw });
+        }),
+      );
       client.close();
     }),
   );
@@ -194,7 +198,11 @@ async function startRelay(name: string, grants: ReadonlyArray<[string, ('opens' 
     for (const [address, scopes] of grants) await store.record({ address, action: 'grant', scopes, source: 'bench', method: 'bench' });
     await store.close();
   }
-  const proc = spawn(process.execPath, [...(process.env['RELAY_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['RELAY_PROF']}`] : []), join(root, 'bin', 'consent-relay.js'), 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [...(process.env['RELAY_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['RELAY_PROF']}`] : []), join(root, 'bin', 'consent-relay.js'), 'serve', '--config', file],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stopped: { p50: number; p99: number; max: number } | null = null;
   createInterface({ input: proc.stderr! }).on('line', (line) => {
     if (!line.includes('consent-relay stopped')) return;
@@ -256,8 +264,9 @@ const pct = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math
 
 const cores = availableParallelism();
 console.log(
-  `consent-relay bench: ${cores} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}; ` +
-    `load ${smtpSource ? 'smtp-source -d' : 'nodemailer pool'}, sink ${smtpSinkBin ? 'smtp-sink' : 'smtp-server'}, ${SESSIONS} sessions`,
+  `consent-relay bench: ${cores} cores, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, node ${process.version}; ` + `load ${smtpSource ? 'smtp-source -d' : 'nodemailer pool'}, sink ${smtpSinkBin ? 'smtp-sink' : 'smtp-server'}, ${SESSIONS} sessions`,
 );
 console.log(`mix per phase: ${MIX.map((k) => `${k.count} × ${k.name} (${(k.raw.length / 1024).toFixed(0)} KB)`).join(', ')} = ${mixMessages} messages, ${(mixBytes / 1024 / 1024).toFixed(1)} MB`);
 
@@ -287,7 +296,11 @@ try {
   let postfixNote = '';
   if (postfixBin && isRoot) {
     const { startPostfix } = await import('../test/interop/postfix.js');
-    const pf = await startPostfix({ relayhost: `127.0.0.1:${sink.port}`, name: 'bench', config: { default_process_limit: '200', smtp_destination_concurrency_limit: String(SESSIONS * 2), message_size_limit: '0' } });
+    const pf = await startPostfix({
+      relayhost: `127.0.0.1:${sink.port}`,
+      name: 'bench',
+      config: { default_process_limit: '200', smtp_destination_concurrency_limit: String(SESSIONS * 2), message_size_limit: '0' },
+    });
     try {
       results['postfix'] = await phase('Postfix relaying', pf.port, allMessages);
     } finally {
@@ -301,10 +314,18 @@ try {
   // the SMTP side's event loop while a 10 MB HTML part is filtered (and a trickle of other mail)
   const big = await startRelay('big', [], 'engine:\n  cpuBudget: 10m\n');
   const html = `<html><body>${Array.from({ length: 50_000 }, (_, i) => `<p>Paragraph ${i} <a href="https://example.us5.list-manage.com/track/click?u=1&amp;id=${i}&amp;e=3">read</a> <img src="https://u1.ct.sendgrid.net/wf/open?upn=${i}" width="1" height="1"></p>`).join('\r\n')}</body></html>`;
-  const bigMsg = Buffer.from(`From: a@example.com\r\nTo: b@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html.replace(/(.{900})/g, '$1\r\n')}\r\n`);
+  const bigMsg = Buffer.from(
+    `From: a@example.com\r\nTo: b@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html.replace(/(.{900})/g, '$1\r\n')}\r\n`,
+  );
   const bigClient = nodemailer.createTransport({ host: '127.0.0.1', port: big.port, ignoreTLS: true });
   const tb = performance.now();
-  const [bigInfo] = await Promise.all([bigClient.sendMail({ envelope: { from: 'a@example.com', to: ['b@example.org'] }, raw: bigMsg }).then((i) => i.response, (e: Error) => e.message), probe(big.port, 5, 4)]);
+  const [bigInfo] = await Promise.all([
+    bigClient.sendMail({ envelope: { from: 'a@example.com', to: ['b@example.org'] }, raw: bigMsg }).then(
+      (i) => i.response,
+      (e: Error) => e.message,
+    ),
+    probe(big.port, 5, 4),
+  ]);
   const bigSeconds = (performance.now() - tb) / 1000;
   bigClient.close();
   const bigLoop = await big.stop();
@@ -318,9 +339,11 @@ try {
     const n = 40 * workers;
     const t = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: workers * 2 }, async () => {
-      while (next++ < n) await pool.engine([newsletter], opts);
-    }));
+    await Promise.all(
+      Array.from({ length: workers * 2 }, async () => {
+        while (next++ < n) await pool.engine([newsletter], opts);
+      }),
+    );
     const ms = (performance.now() - t) / n;
     await pool.close();
     return ms;
@@ -331,13 +354,25 @@ try {
   const f = results['filter']!;
   const lat = { p50: pct(viaRelay, 50) - pct(direct, 50), p99: pct(viaRelay, 99) - pct(direct, 99) };
   console.log('');
-  console.log(`relay, filtering: ${f.msgs.toFixed(0)} msg/s, ${f.mb.toFixed(1)} MB/s, peak RSS ${(filterRss / 1024 / 1024).toFixed(0)} MB, event-loop delay p99 ${filterLoop?.p99 ?? '?'} ms (max ${filterLoop?.max ?? '?'} ms)`);
-  console.log(`added latency at ${rate.toFixed(0)} msg/s (half the filtering rate), newsletter: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms (through the relay p50 ${pct(viaRelay, 50).toFixed(1)} / p99 ${pct(viaRelay, 99).toFixed(1)} ms, sink direct ${pct(direct, 50).toFixed(1)} / ${pct(direct, 99).toFixed(1)} ms)`);
-  console.log(`10 MB HTML part (${(bigMsg.length / 1024 / 1024).toFixed(1)} MB, 100,000 trackers) filtered in ${bigSeconds.toFixed(1)} s (reply: ${bigInfo.slice(0, 40)}): event-loop delay p99 ${bigLoop?.p99 ?? '?'} ms, max ${bigLoop?.max ?? '?'} ms`);
+  console.log(
+    `relay, filtering: ${f.msgs.toFixed(0)} msg/s, ${f.mb.toFixed(1)} MB/s, peak RSS ${(filterRss / 1024 / 1024).toFixed(0)} MB, event-loop delay p99 ${filterLoop?.p99 ?? '?'} ms (max ${filterLoop?.max ?? '?'} ms)`,
+  );
+  console.log(
+    `added latency at ${rate.toFixed(0)} msg/s (half the filtering rate), newsletter: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms (through the relay p50 ${pct(viaRelay, 50).toFixed(1)} / p99 ${pct(viaRelay, 99).toFixed(1)} ms, sink direct ${pct(direct, 50).toFixed(1)} / ${pct(direct, 99).toFixed(1)} ms)`,
+  );
+  console.log(
+    `10 MB HTML part (${(bigMsg.length / 1024 / 1024).toFixed(1)} MB, 100,000 trackers) filtered in ${bigSeconds.toFixed(1)} s (reply: ${bigInfo.slice(0, 40)}): event-loop delay p99 ${bigLoop?.p99 ?? '?'} ms, max ${bigLoop?.max ?? '?'} ms`,
+  );
   console.log(`engine alone, newsletter, no consent: ${one.toFixed(2)} ms/message with 1 worker, ${all.toFixed(2)} ms/message with ${cores} (throughput ×${(one / all).toFixed(2)})`);
   const ratio = (a: string, b: string): string => (results[a] && results[b] ? (results[a]!.msgs / results[b]!.msgs).toFixed(2) : '—');
-  console.log(`ratios: filter/Postfix ${ratio('filter', 'postfix')}${postfixNote ? ` (${postfixNote})` : ''}, filter/pass-through ${ratio('filter', 'pass')}, pass-through/sink ${ratio('pass', 'sink')}, Postfix/sink ${ratio('postfix', 'sink')}`);
-  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `ratios: filter/Postfix ${ratio('filter', 'postfix')}${postfixNote ? ` (${postfixNote})` : ''}, filter/pass-through ${ratio('filter', 'pass')}, pass-through/sink ${ratio('pass', 'sink')}, Postfix/sink ${ratio('postfix', 'sink')}`,
+  );
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
   await sink.close();
   rmSync(work, { recursive: true, force: true });

@@ -26,7 +26,17 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
 
 async function splitJoin(raw: Buffer): Promise<number> {
   let n = 0;
-  await pipeline(Readable.from([raw]), new Splitter(), new Joiner(), new Writable({ write(c: Buffer, _e, cb) { n += c.length; cb(); } }));
+  await pipeline(
+    Readable.from([raw]),
+    new Splitter(),
+    new Joiner(),
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        n += c.length;
+        cb();
+      },
+    }),
+  );
   return n;
 }
 
@@ -67,7 +77,9 @@ function scanCli(file: string, runs: number): void {
     if (r.status !== 0) throw new Error(`scan exited ${r.status}: ${r.stderr.toString()}`);
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`scan CLI, ${file.split('/').pop()} (${runs} runs): median ${median(wall).toFixed(0)} ms wall, ${median(cpu).toFixed(0)} ms CPU, best ${Math.min(...wall).toFixed(0)} ms wall  (load average ${loadavg()[0]!.toFixed(1)})`);
+  console.log(
+    `scan CLI, ${file.split('/').pop()} (${runs} runs): median ${median(wall).toFixed(0)} ms wall, ${median(cpu).toFixed(0)} ms CPU, best ${Math.min(...wall).toFixed(0)} ms wall  (load average ${loadavg()[0]!.toFixed(1)})`,
+  );
 }
 
 scanCli(join(dir, '14-mailtrack-gmail.eml'), Number(process.env['BENCH_SCAN_RUNS'] ?? 7));

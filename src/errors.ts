@@ -36,7 +36,13 @@ export const ERRORS = {
   MIME_MALFORMED: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Fix the sending program, or send the content as an attachment` },
   CHARSET_UNSUPPORTED: { smtp: 554, enhanced: '5.6.3', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send the text in UTF-8 (or another common charset), or as an attachment` },
   ENCODING_BROKEN: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Fix the sending program, or send the content as an attachment` },
-  ENCODING_UNSUPPORTED: { smtp: 554, enhanced: '5.6.1', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send text parts as base64, quoted-printable, 7bit or 8bit, or the content as an attachment` },
+  ENCODING_UNSUPPORTED: {
+    smtp: 554,
+    enhanced: '5.6.1',
+    temporary: false,
+    exit: 65,
+    advice: `${CANNOT_FILTER} Send text parts as base64, quoted-printable, 7bit or 8bit, or the content as an attachment`,
+  },
   MESSAGE_TOO_COMPLEX: { smtp: 554, enhanced: '5.6.0', temporary: false, exit: 65, advice: `${CANNOT_FILTER} Send fewer parts or less nesting, or the content as an attachment` },
   // bare CR or LF in DATA with smtp.bareLineEndings: reject (otherwise they are made CRLF)
   BARE_LINE_ENDINGS: { smtp: 550, enhanced: '5.5.2', temporary: false, exit: 65 },

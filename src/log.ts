@@ -36,5 +36,11 @@ export function silentLogger(): Logger {
 export function bugReport(err: unknown): { error: string; stack: string } {
   if (!(err instanceof Error)) return { error: typeof err, stack: '' };
   const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
-  return { error: err.name, stack: frames.slice(0, 12).map((l) => l.trim()).join(' | ') };
+  return {
+    error: err.name,
+    stack: frames
+      .slice(0, 12)
+      .map((l) => l.trim())
+      .join(' | '),
+  };
 }

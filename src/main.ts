@@ -148,7 +148,7 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
     }
   }
   const listeners: Listener[] = [];
-    // worker threads for the engine; campaign learning needs its store on this thread, so inline
+  // worker threads for the engine; campaign learning needs its store on this thread, so inline
   const pool = createEnginePool({
     workers: opts.engine || config.campaign.enabled ? 0 : config.engine.workers,
     cpuBudgetMs: config.engine.cpuBudget,
@@ -267,9 +267,24 @@ export async function startRelay(config: Config, opts: StartOptions): Promise<Re
       );
   });
   log.info(
-    { listen: addresses.map((a) => `${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version, engineWorkers: pool.size },
+    {
+      listen: addresses.map((a) => `${a.host}:${a.port}`),
+      upstream: config.upstream.address,
+      upstreamTls: upstreamSecurity.summary,
+      dataDir: config.dataDir,
+      mode: config.policy.mode,
+      rules: rules.version,
+      engineWorkers: pool.size,
+    },
     `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
-    { listen: addresses.map((a) => `${a.mode} ${a.host}:${a.port}`), upstream: config.upstream.address, upstreamTls: upstreamSecurity.summary, dataDir: config.dataDir, mode: config.policy.mode, rules: rules.version },
+    {
+      listen: addresses.map((a) => `${a.mode} ${a.host}:${a.port}`),
+      upstream: config.upstream.address,
+      upstreamTls: upstreamSecurity.summary,
+      dataDir: config.dataDir,
+      mode: config.policy.mode,
+      rules: rules.version,
+    },
     `consent-relay listening on ${addresses.map((a) => `${a.host}:${a.port}${a.mode === 'local' ? '' : ` (${a.mode})`}`).join(', ')}, delivering to ${config.upstream.address} (${config.policy.mode} mode)`,
   );
 

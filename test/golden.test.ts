@@ -46,7 +46,9 @@ const CONSENT: Record<Case['consent'], Consent> = {
 };
 
 const dir = join(import.meta.dirname, '..', 'fixtures', 'golden');
-const names = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.eml'))
+  .sort();
 const rules = loadRules();
 
 function unmatched(expected: ExpectedFinding[], actual: Finding[]): { missing: ExpectedFinding[]; extra: Finding[] } {
@@ -55,7 +57,13 @@ function unmatched(expected: ExpectedFinding[], actual: Finding[]): { missing: E
   // most specific expectations first, so a vendor-less entry does not take a vendor's finding
   const order = [...expected].sort((a, b) => Object.keys(b).length - Object.keys(a).length);
   for (const e of order) {
-    const i = pool.findIndex((f) => (e.kind === undefined || f.kind === e.kind) && (e.technique === undefined || f.technique === e.technique) && (e.action === undefined || f.action === e.action) && (e.vendor === undefined || f.vendor === e.vendor));
+    const i = pool.findIndex(
+      (f) =>
+        (e.kind === undefined || f.kind === e.kind) &&
+        (e.technique === undefined || f.technique === e.technique) &&
+        (e.action === undefined || f.action === e.action) &&
+        (e.vendor === undefined || f.vendor === e.vendor),
+    );
     if (i < 0) missing.push(e);
     else pool.splice(i, 1);
   }

@@ -22,7 +22,9 @@ function masked(value: unknown): unknown {
 }
 
 export function configHash(config: Config): string {
-  return createHash('sha256').update(canonicalJson(masked(config)), 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(masked(config)), 'utf8')
+    .digest('hex');
 }
 
 export function relayStartedEvent(config: Config, rulesVersion: string, at: string = new Date().toISOString()): RelayStartedEvent {

@@ -364,4 +364,16 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
 ]);
 
 /** Event types that are about a message (the rest are about the relay or a person). */
-export const MESSAGE_EVENT_TYPES: ReadonlySet<AuditEventType> = new Set(['finding', 'campaign-template', 'relayed', 'rejected', 'spooled', 'retried', 'delivered-from-spool', 'bounced', 'dropped', 'do-not-contact', 'spool-refiltered']);
+export const MESSAGE_EVENT_TYPES: ReadonlySet<AuditEventType> = new Set([
+  'finding',
+  'campaign-template',
+  'relayed',
+  'rejected',
+  'spooled',
+  'retried',
+  'delivered-from-spool',
+  'bounced',
+  'dropped',
+  'do-not-contact',
+  'spool-refiltered',
+]);

@@ -139,12 +139,17 @@ function chart(s: AuditSummary): string {
       if (!n) continue;
       const h = (n / max) * plotH;
       y -= h;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(day)} ${esc(v)}: ${n}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(day)} ${esc(v)}: ${n}</title></rect>`,
+      );
     }
     parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" class="total">${dayTotal(day)}</text>`);
     if (days.length <= 16 || i % Math.ceil(days.length / 16) === 0) parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle">${esc(day.slice(5))}</text>`);
   });
-  const legend = series.map((v, si) => `<span style="display:inline-block;margin-right:1rem"><span style="display:inline-block;width:10px;height:10px;background:${PALETTE[si % PALETTE.length]};margin-right:4px"></span>${esc(v)} (${series[si] === 'other' ? [...totals.entries()].filter(([k]) => !series.includes(k)).reduce((a, [, n]) => a + n, 0) : totals.get(v) ?? 0})</span>`);
+  const legend = series.map(
+    (v, si) =>
+      `<span style="display:inline-block;margin-right:1rem"><span style="display:inline-block;width:10px;height:10px;background:${PALETTE[si % PALETTE.length]};margin-right:4px"></span>${esc(v)} (${series[si] === 'other' ? [...totals.entries()].filter(([k]) => !series.includes(k)).reduce((a, [, n]) => a + n, 0) : (totals.get(v) ?? 0)})</span>`,
+  );
   return `<svg id="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="Removals per day by vendor">${parts.join('')}</svg>
 <p id="legend">${legend.join('')}</p>`;
 }

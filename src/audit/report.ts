@@ -175,7 +175,13 @@ function detail(r: AuditRow): string {
     case 'consent-changed':
       return `${r.action} ${r.scopes.join(',')} via ${r.method}${r.domain ? ` for @${r.domain}` : ''}${r.until ? ` until ${r.until}` : ''}${r.consentEventId === null ? '' : ` (consent event ${r.consentEventId})`}`;
     case 'subject-request':
-      return `${r.request}, receipt ${r.receipt}${r.counts ? ` (${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
+      return `${r.request}, receipt ${r.receipt}${
+        r.counts
+          ? ` (${Object.entries(r.counts)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')})`
+          : ''
+      }`;
     case 'retention-purged':
       return `${r.events} event(s) before ${r.before} purged (through #${r.throughSeq})`;
     case 'do-not-contact':

@@ -245,10 +245,13 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
           ? this.db.prepare<[], { seq: number; mac: string }>('SELECT seq, mac FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1').get()
           : this.db.prepare<[number], { seq: number; mac: string }>('SELECT seq, mac FROM audit_events WHERE seq = ?').get(boundary - 1),
       );
-      const old = this.guard(() => this.db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM audit_events WHERE (seq IS NULL AND at < ?) OR seq <= ?').get(before, last?.seq ?? 0))?.n ?? 0;
+      const old =
+        this.guard(() => this.db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM audit_events WHERE (seq IS NULL AND at < ?) OR seq <= ?').get(before, last?.seq ?? 0))?.n ?? 0;
       if (old > 0) {
         if (last) {
-          await this.append([{ type: 'retention-purged', at: new Date().toISOString(), queueId: '', consentClass: '', recipientHashes: [], before, throughSeq: last.seq, throughMac: last.mac, events: old }]);
+          await this.append([
+            { type: 'retention-purged', at: new Date().toISOString(), queueId: '', consentClass: '', recipientHashes: [], before, throughSeq: last.seq, throughMac: last.mac, events: old },
+          ]);
         }
         events = this.guard(() => this.db.prepare('DELETE FROM audit_events WHERE (seq IS NULL AND at < ?) OR seq <= ?').run(before, last?.seq ?? 0).changes);
       }
@@ -359,9 +362,7 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
     let after = 0;
     for (;;) {
       const page = this.guard(() =>
-        this.db
-          .prepare<[number], ChainRowDb>(`SELECT ${ROW_COLUMNS}, e.sender_hash, e.seq, e.prev_mac, e.mac FROM audit_events e WHERE e.id > ? ORDER BY e.id LIMIT 5000`)
-          .all(after),
+        this.db.prepare<[number], ChainRowDb>(`SELECT ${ROW_COLUMNS}, e.sender_hash, e.seq, e.prev_mac, e.mac FROM audit_events e WHERE e.id > ? ORDER BY e.id LIMIT 5000`).all(after),
       );
       if (!page.length) return;
       for (const r of page) yield chainRow(r);

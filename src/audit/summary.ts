@@ -203,11 +203,15 @@ export function summarise(rows: readonly AuditRow[], by: ReportDimension, period
     topSenders: ranked(senders),
     topMailers: ranked(mailers),
     topVendors: ranked(vendors),
-    daily: [...daily.entries()].map(([k, removals]) => {
-      const [day, vendor] = k.split('\u0000') as [string, string];
-      return { day, vendor, removals };
-    }).sort((a, b) => a.day.localeCompare(b.day) || a.vendor.localeCompare(b.vendor)),
-    rulesVersions: [...versions.entries()].map(([v, e]) => ({ version: v, firstSeen: e.firstSeen, lastSeen: e.lastSeen, messages: e.messages.size, starts: e.starts })).sort((a, b) => a.firstSeen.localeCompare(b.firstSeen)),
+    daily: [...daily.entries()]
+      .map(([k, removals]) => {
+        const [day, vendor] = k.split('\u0000') as [string, string];
+        return { day, vendor, removals };
+      })
+      .sort((a, b) => a.day.localeCompare(b.day) || a.vendor.localeCompare(b.vendor)),
+    rulesVersions: [...versions.entries()]
+      .map(([v, e]) => ({ version: v, firstSeen: e.firstSeen, lastSeen: e.lastSeen, messages: e.messages.size, starts: e.starts }))
+      .sort((a, b) => a.firstSeen.localeCompare(b.firstSeen)),
     starts,
   };
 }

@@ -25,17 +25,34 @@ export function summaryTable(s: AuditSummary): string {
   const r = s.recipients;
   out.push(`recipients ${r.total}; with consent ${r.withConsent} (${percent(r.share)}): opens ${r.opens}, clicks ${r.clicks}`);
   out.push('');
-  out.push(s.groups.length ? textTable([`by ${s.by}`, 'messages', 'trackers', 'removed', 'kept'], s.groups.map((g) => [g.key, String(g.messages), String(g.trackers), String(g.removals), String(g.kept)])).trimEnd() : `by ${s.by}: no findings`);
+  out.push(
+    s.groups.length
+      ? textTable(
+          [`by ${s.by}`, 'messages', 'trackers', 'removed', 'kept'],
+          s.groups.map((g) => [g.key, String(g.messages), String(g.trackers), String(g.removals), String(g.kept)]),
+        ).trimEnd()
+      : `by ${s.by}: no findings`,
+  );
   const top = (title: string, list: readonly ToolFigures[]): void => {
     out.push('');
-    out.push(list.length ? textTable([title, 'messages', 'trackers', 'removed'], list.map((t) => [t.key, String(t.messages), String(t.trackers), String(t.removals)])).trimEnd() : `${title}: none`);
+    out.push(
+      list.length
+        ? textTable(
+            [title, 'messages', 'trackers', 'removed'],
+            list.map((t) => [t.key, String(t.messages), String(t.trackers), String(t.removals)]),
+          ).trimEnd()
+        : `${title}: none`,
+    );
   };
   top('senders adding the most trackers', s.topSenders);
   top('sending tools (X-Mailer / User-Agent)', s.topMailers);
   out.push('');
   out.push(
     s.rulesVersions.length
-      ? textTable(['rule-set version', 'first seen', 'last seen', 'messages', 'starts'], s.rulesVersions.map((v) => [v.version, v.firstSeen, v.lastSeen, String(v.messages), String(v.starts)])).trimEnd()
+      ? textTable(
+          ['rule-set version', 'first seen', 'last seen', 'messages', 'starts'],
+          s.rulesVersions.map((v) => [v.version, v.firstSeen, v.lastSeen, String(v.messages), String(v.starts)]),
+        ).trimEnd()
       : 'rule-set versions: none recorded',
   );
   return `${out.join('\n')}\n`;

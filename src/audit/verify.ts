@@ -155,13 +155,21 @@ export async function verifyChain(rows: AsyncIterable<StoredChainRow>, deps: Ver
     } else if (!last || last.seq < checkpoint.count) {
       checked = { claim: checkpoint, status: 'failed' };
       const end = last ? `ends at event #${last.seq}` : 'is empty';
-      problems.push({ kind: 'truncated', seq: (last?.seq ?? 0) + 1, message: `the log ${end}, but the checkpoint of ${checkpoint.at} counted ${checkpoint.count} events: events #${(last?.seq ?? 0) + 1}–#${checkpoint.count} were cut away` });
+      problems.push({
+        kind: 'truncated',
+        seq: (last?.seq ?? 0) + 1,
+        message: `the log ${end}, but the checkpoint of ${checkpoint.at} counted ${checkpoint.count} events: events #${(last?.seq ?? 0) + 1}–#${checkpoint.count} were cut away`,
+      });
     } else if (!at) {
       // already reported as deleted; the checkpoint cannot be matched
       checked = { claim: checkpoint, status: 'failed' };
     } else if (at.mac !== checkpoint.head) {
       checked = { claim: checkpoint, status: 'failed' };
-      problems.push({ kind: 'rewritten', seq: checkpoint.count, message: `event #${checkpoint.count}'s MAC differs from the checkpoint of ${checkpoint.at}: the log up to the checkpoint was rewritten` });
+      problems.push({
+        kind: 'rewritten',
+        seq: checkpoint.count,
+        message: `event #${checkpoint.count}'s MAC differs from the checkpoint of ${checkpoint.at}: the log up to the checkpoint was rewritten`,
+      });
     } else {
       checked = { claim: checkpoint, status: problems.some((p) => p.seq !== null && p.seq <= checkpoint.count) ? 'failed' : 'ok' };
     }

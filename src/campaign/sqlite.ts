@@ -157,9 +157,7 @@ export class SqliteCampaignStore implements CampaignStore {
           'DELETE FROM campaign_copies WHERE campaign = ? AND fingerprint NOT IN (SELECT fingerprint FROM campaign_copies WHERE campaign = ? ORDER BY seen DESC LIMIT ?)',
         ),
         slots: this.db.prepare('SELECT slot, positions FROM campaign_slots WHERE campaign = ?'),
-        upsertSlot: this.db.prepare(
-          'INSERT INTO campaign_slots (campaign, slot, positions) VALUES (?, ?, ?) ON CONFLICT (campaign, slot) DO UPDATE SET positions = excluded.positions',
-        ),
+        upsertSlot: this.db.prepare('INSERT INTO campaign_slots (campaign, slot, positions) VALUES (?, ?, ?) ON CONFLICT (campaign, slot) DO UPDATE SET positions = excluded.positions'),
       };
     } catch (err) {
       this.db.close();
@@ -171,7 +169,9 @@ export class SqliteCampaignStore implements CampaignStore {
     const t = now.getTime();
     const id = this.keyedHash(`campaign\u0000${copy.campaign}`);
     // the fingerprint covers every value of the copy: the same copy filtered again is not a new recipient
-    const fingerprint = this.keyedHash(`copy\u0000${copy.slots.map((s) => `${slotKey(s.template, s.occurrence)}\u0001${[...s.values].map(([p, v]) => `${p}\u0002${v}`).join('\u0001')}`).join('\u0000')}`);
+    const fingerprint = this.keyedHash(
+      `copy\u0000${copy.slots.map((s) => `${slotKey(s.template, s.occurrence)}\u0001${[...s.values].map(([p, v]) => `${p}\u0002${v}`).join('\u0001')}`).join('\u0000')}`,
+    );
     const run = this.db.transaction((): CampaignState => {
       this.stmts.expire.run(t - this.limits.windowMs);
       let known = this.stmts.campaign.get(id);

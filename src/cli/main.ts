@@ -32,7 +32,9 @@ interface CommonOptions {
 }
 
 function withCommon(cmd: Command): Command {
-  return cmd.option('-c, --config <file>', 'configuration file (YAML); see config/relay.example.yaml').option('-d, --data-dir <dir>', 'directory of the consent store, audit log and spool (default ./data)');
+  return cmd
+    .option('-c, --config <file>', 'configuration file (YAML); see config/relay.example.yaml')
+    .option('-d, --data-dir <dir>', 'directory of the consent store, audit log and spool (default ./data)');
 }
 
 function configFrom(o: CommonOptions, extra: ConfigOverrides = {}): ReturnType<typeof loadConfig> {
@@ -79,7 +81,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   withCommon(program.command('serve'))
     .description('run the relay: SMTP in on --listen, filtered copies out to --upstream')
-    .option('-l, --listen <host:port>', 'the local (loopback-only) listener\'s address (default 127.0.0.1:2525)')
+    .option('-l, --listen <host:port>', "the local (loopback-only) listener's address (default 127.0.0.1:2525)")
     .option('-u, --upstream <host:port>', 'upstream MTA (default 127.0.0.1:25)')
     .option('--http <host:port>', 'HTTP listener for consent pages, the gate, /healthz and /metrics (http.listen)')
     .option('--public-url <url>', 'base URL recipients reach the HTTP listener at (http.publicUrl)')
@@ -134,7 +136,7 @@ Examples:
 
   const consent = program
     .command('consent')
-    .description('record and read recipients\' consent to open and click tracking (consent.db)')
+    .description("record and read recipients' consent to open and click tracking (consent.db)")
     .addHelpText('after', '\nConsent is a history of events; the current state is derived from it. No record means no consent.');
 
   withCommon(consent.command('grant'))
@@ -146,8 +148,8 @@ Examples:
     .option('--until <date>', 'the grant lapses then: a date (2027-12-31), a time, or a duration from now (365d)', (v: string) => parseWhen(v, '--until', 1))
     .option('--by <name>', 'who records it (default: the user running the command)')
     .option('--wording-version <v>', 'the version of the consent wording the person was shown, e.g. "signup form v3"')
-    .option('--wording-file <file>', 'a file with that wording\'s text: its SHA-256 is recorded (the text is not)')
-    .option('--wording-sha256 <hex>', 'the SHA-256 of that wording\'s text, if you have it rather than the file')
+    .option('--wording-file <file>', "a file with that wording's text: its SHA-256 is recorded (the text is not)")
+    .option('--wording-sha256 <hex>', "the SHA-256 of that wording's text, if you have it rather than the file")
     .addHelpText(
       'after',
       '\nADDR may be a whole domain, @customer.example (e.g. a customer contract covering everyone there);\nan individual withdrawal always wins over it.\n\nExample:\n  consent-relay consent grant alice@example.org --scope opens,clicks --source "webinar signup 2026-10" --evidence "form #1234" --until 365d --wording-version v3 --wording-file form-v3.txt',
@@ -173,7 +175,10 @@ Examples:
     .option('--source <text>', 'how the withdrawal arrived, e.g. "unsubscribe reply" (default: withdrawal)')
     .option('--evidence <text>', 'reference to the request, if any')
     .option('--by <name>', 'who records it (default: the user running the command)')
-    .addHelpText('after', '\nOnly ADDR is required. Takes effect for the next message the relay receives; a copy already waiting in\nthe spool is filtered again under the lesser consent before its next attempt (audit: spool-refiltered).')
+    .addHelpText(
+      'after',
+      '\nOnly ADDR is required. Takes effect for the next message the relay receives; a copy already waiting in\nthe spool is filtered again under the lesser consent before its next attempt (audit: spool-refiltered).',
+    )
     .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; source?: string; evidence?: string; by?: string }) => {
       setExit(
         await (await load.consent()).consentWithdrawCommand(configFrom(o), {
@@ -187,11 +192,11 @@ Examples:
     });
 
   withCommon(consent.command('invite'))
-    .description('print a signed opt-in URL for ADDR: opening it shows what tracking means; ADDR\'s confirmation is recorded with its evidence')
+    .description("print a signed opt-in URL for ADDR: opening it shows what tracking means; ADDR's confirmation is recorded with its evidence")
     .argument('<addr>', 'recipient email address')
     .option('-s, --scope <scopes>', 'what to ask for: opens, clicks (default: all)', parseScopeOption)
-    .option('--public-url <url>', 'base URL of the relay\'s HTTP side (http.publicUrl)')
-    .addHelpText('after', '\nThe link is valid for http.inviteLifetime. In a message, {{consent-relay:opt-in}} is replaced by each\nrecipient\'s own link.')
+    .option('--public-url <url>', "base URL of the relay's HTTP side (http.publicUrl)")
+    .addHelpText('after', "\nThe link is valid for http.inviteLifetime. In a message, {{consent-relay:opt-in}} is replaced by each\nrecipient's own link.")
     .action(async (address: string, o: CommonOptions & { scope?: ConsentScope[]; publicUrl?: string }) => {
       setExit(await (await load.invite()).consentInviteCommand(configFrom(o, o.publicUrl ? { publicUrl: o.publicUrl } : {}), { address, ...(o.scope ? { scopes: o.scope } : {}) }));
     });
@@ -207,11 +212,11 @@ Examples:
     .description('record consent from a CSV file: a consent-relay export, or a HubSpot, Salesforce or Pipedrive contact export')
     .argument('<file>', 'CSV file, or - for standard input')
     .option('--dry-run', 'check every row and report bad ones with their line numbers; record nothing')
-    .option('-s, --scope <scopes>', 'what a CRM row\'s opt-in covers: opens, clicks or opens,clicks (required when the CRM file has opt-ins)', parseScopeOption)
+    .option('-s, --scope <scopes>', "what a CRM row's opt-in covers: opens, clicks or opens,clicks (required when the CRM file has opt-ins)", parseScopeOption)
     .option('--source <text>', 'source recorded on CRM rows (default: "import of <format> export")')
     .option('--by <name>', 'who records it (default: the user running the command)')
     .option('--wording-version <v>', 'the version of the consent wording these people were shown')
-    .option('--wording-file <file>', 'a file with that wording\'s text (its SHA-256 is recorded)')
+    .option('--wording-file <file>', "a file with that wording's text (its SHA-256 is recorded)")
     .option('--wording-sha256 <hex>', 'the SHA-256 of that text')
     .addHelpText(
       'after',
@@ -294,7 +299,10 @@ Examples:
     .option('--until <when>', 'events before: a date, a time, or a duration ago', (v: string) => parseWhen(v, '--until'))
     .option('--top <n>', 'rows in the top senders / tools / vendors lists (default 10)', parseLimit)
     .option('-f, --format <format>', 'table, csv, json or html (one self-contained page)', (v: string) => parseChoice(v, '--format', REPORT_FORMATS), 'table' as ReportFormat)
-    .addHelpText('after', '\nSenders are personal data: the report is for compliance, not for operational logs.\n\nExamples:\n  consent-relay audit report --by sender --since 30d\n  consent-relay audit report --by day --since 2026-11-01 --until 2026-12-01 --format csv > november.csv\n  consent-relay audit report --since 30d --format html > report.html')
+    .addHelpText(
+      'after',
+      '\nSenders are personal data: the report is for compliance, not for operational logs.\n\nExamples:\n  consent-relay audit report --by sender --since 30d\n  consent-relay audit report --by day --since 2026-11-01 --until 2026-12-01 --format csv > november.csv\n  consent-relay audit report --since 30d --format html > report.html',
+    )
     .action(async (o: CommonOptions & { by: ReportDimension; since?: string; until?: string; top?: number; format: ReportFormat }) => {
       setExit(
         await (await load.audit()).auditReportCommand(configFrom(o), {
@@ -312,7 +320,10 @@ Examples:
     .option('--checkpoint <file>', 'a checkpoint printed earlier by "audit checkpoint": also prove the log still holds every event it counted')
     .option('--public-key <file>', "the checkpoint must be signed by this Ed25519 public key (PEM; default: the data directory's)")
     .option('--json', 'the report as JSON')
-    .addHelpText('after', '\nExit 0 when everything holds; 65 with one line per problem (event number and what is wrong) otherwise.\n\nExamples:\n  consent-relay audit verify\n  consent-relay audit verify --checkpoint /mnt/worm/checkpoint-2026-11-30.json --public-key relay-checkpoints.pem')
+    .addHelpText(
+      'after',
+      '\nExit 0 when everything holds; 65 with one line per problem (event number and what is wrong) otherwise.\n\nExamples:\n  consent-relay audit verify\n  consent-relay audit verify --checkpoint /mnt/worm/checkpoint-2026-11-30.json --public-key relay-checkpoints.pem',
+    )
     .action(async (o: CommonOptions & { checkpoint?: string; publicKey?: string; json?: boolean }) => {
       setExit(
         await (await load.audit()).auditVerifyCommand(configFrom(o), {
@@ -326,7 +337,10 @@ Examples:
   withCommon(audit.command('checkpoint'))
     .description('print a signed statement of the audit chain (event count, head MAC, time) to keep elsewhere')
     .option('--public-key', 'print the Ed25519 public key (PEM) that signs checkpoints, instead')
-    .addHelpText('after', '\nKeep the statement away from this machine; "audit verify --checkpoint FILE" then proves that\nnothing before it was changed or cut away.\n\nExamples:\n  consent-relay audit checkpoint > checkpoint-$(date +%F).json\n  consent-relay audit checkpoint --public-key > relay-checkpoints.pem')
+    .addHelpText(
+      'after',
+      '\nKeep the statement away from this machine; "audit verify --checkpoint FILE" then proves that\nnothing before it was changed or cut away.\n\nExamples:\n  consent-relay audit checkpoint > checkpoint-$(date +%F).json\n  consent-relay audit checkpoint --public-key > relay-checkpoints.pem',
+    )
     .action(async (o: CommonOptions & { publicKey?: boolean }) => {
       setExit(await (await load.audit()).auditCheckpointCommand(configFrom(o), { publicKey: Boolean(o.publicKey) }));
     });
@@ -334,23 +348,28 @@ Examples:
   const subject = program
     .command('subject')
     .description('data-subject requests: what is held about a person, erasure, objection to contact, a changed address')
-    .addHelpText('after', '\nEach request is recorded in the audit log (subject-request); an erasure\'s record names no one.');
+    .addHelpText('after', "\nEach request is recorded in the audit log (subject-request); an erasure's record names no one.");
 
   withCommon(subject.command('export'))
     .description('everything held about ADDR: consent history, audit events about mail to them, do-not-contact state, retention')
-    .argument('<addr>', 'the person\'s email address')
-    .option('-f, --format <format>', 'text (a readable report) or json', (v: string) => {
-      const f = v.trim().toLowerCase();
-      if (f !== 'text' && f !== 'json') throw new RelayError('USAGE', `--format must be text or json, not "${v}"`);
-      return f;
-    }, 'text')
+    .argument('<addr>', "the person's email address")
+    .option(
+      '-f, --format <format>',
+      'text (a readable report) or json',
+      (v: string) => {
+        const f = v.trim().toLowerCase();
+        if (f !== 'text' && f !== 'json') throw new RelayError('USAGE', `--format must be text or json, not "${v}"`);
+        return f;
+      },
+      'text',
+    )
     .action(async (address: string, o: CommonOptions & { format: 'text' | 'json' }) => {
       setExit(await (await load.subject()).subjectExportCommand(configFrom(o), { address, format: o.format }));
     });
 
   withCommon(subject.command('erase'))
     .description('erase ADDR: consent history and every stored address go; audit events stay counted but no longer linked to them')
-    .argument('<addr>', 'the person\'s email address')
+    .argument('<addr>', "the person's email address")
     .option('--yes', 'confirm (erasure cannot be undone)')
     .addHelpText('after', '\nIf the person objected to contact, a keyed hash stays on the suppression list so they are not contacted again.\nPrints a receipt with no personal data.')
     .action(async (address: string, o: CommonOptions & { yes?: boolean }) => {
@@ -359,7 +378,7 @@ Examples:
 
   withCommon(subject.command('object'))
     .description('ADDR objected to contact: the relay refuses mail to them at RCPT (550 5.7.1; rights.doNotContact) and their tracking consent is withdrawn')
-    .argument('<addr>', 'the person\'s email address')
+    .argument('<addr>', "the person's email address")
     .option('--source <text>', 'how the objection arrived (default: objection to contact)')
     .option('--by <name>', 'who records it (default: the user running the command)')
     .action(async (address: string, o: CommonOptions & { source?: string; by?: string }) => {
@@ -411,7 +430,10 @@ Examples:
     .description('a stand-in upstream for trying the relay without an MTA: stores every message it receives in --dir')
     .option('-l, --listen <host:port>', 'where to listen (loopback only)', '127.0.0.1:2526')
     .option('--dir <dir>', 'folder for the received messages (.eml as delivered, plus the envelope as .json)', './sink')
-    .addHelpText('after', '\nExample (three terminals):\n  consent-relay sink\n  consent-relay serve --upstream 127.0.0.1:2526\n  curl smtp://127.0.0.1:2525 --mail-from you@example.com --mail-rcpt alice@example.org --upload-file newsletter.eml')
+    .addHelpText(
+      'after',
+      '\nExample (three terminals):\n  consent-relay sink\n  consent-relay serve --upstream 127.0.0.1:2526\n  curl smtp://127.0.0.1:2525 --mail-from you@example.com --mail-rcpt alice@example.org --upload-file newsletter.eml',
+    )
     .action(async (o: { listen: string; dir: string }) => {
       setExit(await (await load.sink()).sinkCommand({ listen: o.listen, dir: o.dir }));
     });
@@ -419,7 +441,10 @@ Examples:
   const users = program
     .command('users')
     .description('logins for submission listeners and the envelope senders each may use (<data-dir>/users.db)')
-    .addHelpText('after', '\nPasswords are read from the terminal without echo, or with --password-stdin from the first line of\nstandard input; never from the command line. They are stored as scrypt hashes.');
+    .addHelpText(
+      'after',
+      '\nPasswords are read from the terminal without echo, or with --password-stdin from the first line of\nstandard input; never from the command line. They are stored as scrypt hashes.',
+    );
 
   withCommon(users.command('add'))
     .description('add login NAME that may send only from --senders')

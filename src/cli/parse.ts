@@ -85,7 +85,10 @@ export function listenerFlags(o: ListenerFlags): Record<string, unknown>[] {
   }
   if (o.smarthost) {
     if (!o.allow) throw new RelayError('USAGE', '--smarthost needs --allow CIDR[,CIDR...]: the networks of the MTAs that may relay through it');
-    const allow = o.allow.split(',').map((c) => c.trim()).filter(Boolean);
+    const allow = o.allow
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
     out.push({ mode: 'smarthost', address: o.smarthost, allow, ...(tls ? { tls } : {}) });
   } else if (o.allow) {
     throw new RelayError('USAGE', '--allow belongs to --smarthost HOST:PORT');

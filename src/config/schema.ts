@@ -10,10 +10,13 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 /** "30s", "5m", "2h", "5d" or a number of milliseconds. */
 export const duration = z.union([
   z.number().int().nonnegative(),
-  z.string().regex(DURATION, 'a duration like "30s", "5m", "2h" or "5d"').transform((s) => {
-    const m = DURATION.exec(s)!;
-    return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
-  }),
+  z
+    .string()
+    .regex(DURATION, 'a duration like "30s", "5m", "2h" or "5d"')
+    .transform((s) => {
+      const m = DURATION.exec(s)!;
+      return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
+    }),
 ]);
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?$/i;
@@ -21,10 +24,13 @@ const UNIT_B: Record<string, number> = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, 
 /** "25MB", "512KB" or a number of bytes. */
 export const size = z.union([
   z.number().int().positive(),
-  z.string().regex(SIZE, 'a size like "25MB" or "512KB"').transform((s) => {
-    const m = SIZE.exec(s)!;
-    return Math.round(Number(m[1]) * UNIT_B[(m[2] ?? 'b').toLowerCase()]!);
-  }),
+  z
+    .string()
+    .regex(SIZE, 'a size like "25MB" or "512KB"')
+    .transform((s) => {
+      const m = SIZE.exec(s)!;
+      return Math.round(Number(m[1]) * UNIT_B[(m[2] ?? 'b').toLowerCase()]!);
+    }),
 ]);
 
 /** host:port, with [v6]:port allowed. */
@@ -154,7 +160,14 @@ export const configSchema = z.strictObject({
       clientCert: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
       /** SMTP AUTH to the upstream; the password comes from a file or an environment variable, never the config. */
       auth: z
-        .strictObject({ user: z.string().min(1), passwordFile: z.string().min(1).optional(), passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional() })
+        .strictObject({
+          user: z.string().min(1),
+          passwordFile: z.string().min(1).optional(),
+          passwordEnv: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+            .optional(),
+        })
         .refine((a) => (a.passwordFile === undefined) !== (a.passwordEnv === undefined), 'set exactly one of passwordFile and passwordEnv')
         .optional(),
       maxConnections: z.number().int().min(1).max(100).default(5),

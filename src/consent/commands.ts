@@ -146,10 +146,7 @@ export function parseScopes(text: string): ConsentScope[] {
     else if ((ALL_SCOPES as readonly string[]).includes(w)) scopes.push(w);
     else {
       const hint = ALL_SCOPES.find((s) => s.startsWith(w) || w.startsWith(s.slice(0, -1)));
-      throw new RelayError(
-        'USAGE',
-        `unknown consent scope "${w}"${hint ? ` (did you mean "${hint}"?)` : ''}; known scopes: ${ALL_SCOPES.join(', ')}, or "all"`,
-      );
+      throw new RelayError('USAGE', `unknown consent scope "${w}"${hint ? ` (did you mean "${hint}"?)` : ''}; known scopes: ${ALL_SCOPES.join(', ')}, or "all"`);
     }
   }
   return canonicalScopes(scopes);

@@ -133,7 +133,8 @@ export function planImport(opts: ImportOptions): ImportPlan {
       } else if (verdict.kind === 'withdraw') {
         events.push({ address, action: 'withdraw', scopes: ALL_SCOPES, source: crmSource, ...provenance, ...wording(opts) });
       } else {
-        if (needScopes) throw new RelayError('USAGE', `this row records consent, but the ${mapper.format} export does not say to which tracking; give it with --scope opens,clicks (or clicks, or opens)`);
+        if (needScopes)
+          throw new RelayError('USAGE', `this row records consent, but the ${mapper.format} export does not say to which tracking; give it with --scope opens,clicks (or clicks, or opens)`);
         events.push({ address, action: 'grant', scopes: opts.scopes ?? [], source: crmSource, ...provenance, ...wording(opts) });
       }
       checkTimes(events.at(-1)!, opts.now);
@@ -157,7 +158,16 @@ function nativeEvent(
   opts: ImportOptions,
 ): NewConsentEvent {
   const scopesText = get('scopes') ?? '';
-  const scopes = scopesText ? canonicalScopes(scopesText.split(/[\s,;|]+/).filter(Boolean).map((s) => s.toLowerCase())) : action === 'withdraw' ? [...ALL_SCOPES] : [];
+  const scopes = scopesText
+    ? canonicalScopes(
+        scopesText
+          .split(/[\s,;|]+/)
+          .filter(Boolean)
+          .map((s) => s.toLowerCase()),
+      )
+    : action === 'withdraw'
+      ? [...ALL_SCOPES]
+      : [];
   if (!scopes.length) throw new RelayError('USAGE', 'a grant needs its scopes (opens, clicks)');
   const source = get('source') ?? '';
   if (action === 'grant' && !source) throw new RelayError('USAGE', 'a grant needs a source: where the consent came from');
@@ -268,7 +278,10 @@ function detect(names: readonly string[]): Mapper | null {
         if (v === 'unsubscribed') return { kind: 'withdraw' };
         if (v === 'subscribed' || v === 'pending upgrade') return { kind: 'grant' };
         if (['no consent', 'bounced', 'pending double opt-in', 'archived', ''].includes(v)) return { kind: 'skip' };
-        return { kind: 'bad', reason: `unknown marketing status "${get(statusName) ?? ''}" (expected Subscribed, Unsubscribed, No consent, Bounced, Pending upgrade, Pending double opt-in or Archived)` };
+        return {
+          kind: 'bad',
+          reason: `unknown marketing status "${get(statusName) ?? ''}" (expected Subscribed, Unsubscribed, No consent, Bounced, Pending upgrade, Pending double opt-in or Archived)`,
+        };
       },
     };
   }

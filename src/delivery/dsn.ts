@@ -57,9 +57,7 @@ export function buildDsn(input: DsnInput): Buffer {
   const human = [
     `This is the mail system at host ${mta}.`,
     '',
-    temporaryOnly
-      ? 'Your message could not be delivered to the following recipients within the time the'
-      : 'Your message could not be delivered to the following recipients.',
+    temporaryOnly ? 'Your message could not be delivered to the following recipients within the time the' : 'Your message could not be delivered to the following recipients.',
     ...(temporaryOnly ? ['relay keeps trying; it has given up.'] : []),
     '',
     ...input.failures.map((f) => `<${oneLine(f.recipient)}>: ${oneLine(f.response) || String(f.code)}`),
@@ -84,13 +82,7 @@ export function buildDsn(input: DsnInput): Buffer {
   const parts: Array<string | Buffer> = [
     text(head),
     `\r\n--${boundary}\r\n`,
-    text([
-      `Content-Type: text/plain; charset=${nonAscii ? 'utf-8' : 'us-ascii'}`,
-      `Content-Transfer-Encoding: ${nonAscii ? '8bit' : '7bit'}`,
-      'Content-Description: Notification',
-      '',
-      ...human,
-    ]),
+    text([`Content-Type: text/plain; charset=${nonAscii ? 'utf-8' : 'us-ascii'}`, `Content-Transfer-Encoding: ${nonAscii ? '8bit' : '7bit'}`, 'Content-Description: Notification', '', ...human]),
     `\r\n--${boundary}\r\n`,
     text(['Content-Type: message/delivery-status', 'Content-Description: Delivery report', '', ...status]),
     `\r\n--${boundary}\r\n`,
@@ -115,7 +107,10 @@ function statusOf(f: RecipientFailure): string {
 
 /** The original header block, CRLF line endings, ending with exactly one CRLF. */
 function headerBlock(headers: Buffer): Buffer {
-  const bytes = headers.toString('latin1').replace(/\r?\n|\r/g, '\r\n').replace(/(\r\n)+$/, '');
+  const bytes = headers
+    .toString('latin1')
+    .replace(/\r?\n|\r/g, '\r\n')
+    .replace(/(\r\n)+$/, '');
   return Buffer.from(`${bytes}\r\n`, 'latin1');
 }
 
@@ -133,8 +128,5 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 /** RFC 5322 date-time in UTC with a numeric zone ("GMT" is obsolete syntax). */
 export function rfc5322Date(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return (
-    `${DAYS[d.getUTCDay()]}, ${p(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
-  );
+  return `${DAYS[d.getUTCDay()]}, ${p(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` + `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }

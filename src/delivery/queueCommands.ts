@@ -27,14 +27,7 @@ export async function listQueue(spool: Spool): Promise<string> {
 
 function row(e: SpoolEntry): string[] {
   const err = e.meta.lastError === null ? '-' : oneLine(e.meta.lastError);
-  return [
-    e.id,
-    e.meta.consentClass || 'none',
-    String(e.meta.envelope.to.length),
-    String(e.meta.attempts),
-    e.meta.nextAttemptAt,
-    err.length > 80 ? `${err.slice(0, 77)}...` : err,
-  ];
+  return [e.id, e.meta.consentClass || 'none', String(e.meta.envelope.to.length), String(e.meta.attempts), e.meta.nextAttemptAt, err.length > 80 ? `${err.slice(0, 77)}...` : err];
 }
 
 /** Make one entry (or all) due now. Returns how many entries were changed. */

@@ -29,7 +29,14 @@ export function parseReply(response: string): ParsedReply {
     enhanced ??= m[2] ?? null;
     if (m[3]) texts.push(m[3]);
   }
-  return { code, enhanced, text: texts.join(' ').replace(/[\x00-\x1f\x7f]/g, ' ').trim() };
+  return {
+    code,
+    enhanced,
+    text: texts
+      .join(' ')
+      .replace(/[\x00-\x1f\x7f]/g, ' ')
+      .trim(),
+  };
 }
 
 /** RFC 5321 reply classes; 503 (bad sequence) is a session problem, not a verdict on the message. */
@@ -39,5 +46,8 @@ export function isTemporaryCode(code: number): boolean {
 
 /** A single line with no control characters, for SMTP reply text and header fields. */
 export function oneLine(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/[\x00-\x1f\x7f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

@@ -64,12 +64,7 @@ export interface TransactionOptions {
  *
  * Never rejects: unexpected errors become a 451.
  */
-export async function deliverTransaction(
-  copies: readonly Copy[],
-  upstream: Upstream,
-  spool: Spool,
-  options: TransactionOptions = {},
-): Promise<Reply> {
+export async function deliverTransaction(copies: readonly Copy[], upstream: Upstream, spool: Spool, options: TransactionOptions = {}): Promise<Reply> {
   const now = options.now ?? Date.now;
   const emit = options.onEvent ?? ignoreEvents;
   const queueId = options.queueId ?? '';

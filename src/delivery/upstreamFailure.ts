@@ -36,7 +36,7 @@ export function sessionFailure(err: NodemailerError): SessionFailure | null {
     return {
       kind: 'auth-failed',
       error: 'UPSTREAM_AUTH_FAILED',
-      reply: 'upstream refused the relay\'s credentials',
+      reply: "upstream refused the relay's credentials",
       detail: `upstream AUTH failed${code}: check upstream.auth.user and the password source`,
     };
   }

@@ -95,9 +95,7 @@ export function resolveUpstreamSecurity(cfg: UpstreamSecurityConfig, io: SecretS
   const transport = cfg.tls === 'implicit' ? 'implicit' : cfg.tls === 'starttls' ? 'starttls' : cfg.tls === 'none' ? 'plain' : loopback && !hasAuth ? 'plain' : 'starttls';
   if (cfg.tls === 'none' && !loopback) {
     if (!cfg.allowPlaintext) {
-      throw configError(
-        `upstream.tls: none would send mail to ${cfg.host} in clear text over the network; use tls: starttls or implicit, or set upstream.allowPlaintext: true to accept that`,
-      );
+      throw configError(`upstream.tls: none would send mail to ${cfg.host} in clear text over the network; use tls: starttls or implicit, or set upstream.allowPlaintext: true to accept that`);
     }
     if (hasAuth) throw configError(`upstream.auth with upstream.tls: none would send the password to ${cfg.host} in clear text; use tls: starttls or implicit`);
     warnings.push(`upstream.allowPlaintext: mail to ${cfg.host} leaves in clear text, readable and changeable by anyone on the path`);

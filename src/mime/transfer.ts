@@ -23,7 +23,10 @@ const IDENTITY_SPELLING = /^(?:([78])bits?|binary)$/;
  * reading it either way would let the other reading hide markup, so it stays a refusal.
  */
 export function canonicalTransferEncoding(value: string): TransferEncoding | null {
-  const token = value.replace(/\([^)]*\)/g, ' ').trim().toLowerCase();
+  const token = value
+    .replace(/\([^)]*\)/g, ' ')
+    .trim()
+    .toLowerCase();
   if (KNOWN.has(token)) return token as TransferEncoding;
   const compact = token.split(';')[0]!.replace(/["'\s_-]+/g, '');
   const m = IDENTITY_SPELLING.exec(compact);

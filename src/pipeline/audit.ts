@@ -111,11 +111,31 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           const key = [f.kind, f.technique, f.vendor, f.ruleId, f.action, redactedUrl].join('\u0000');
           const row = rows.get(key);
           if (row) row.count++;
-          else rows.set(key, { type: 'finding', at, queueId: tx.queueId, consentClass: c.copy.consentClass, recipientHashes, kind: f.kind, technique: f.technique, vendor: f.vendor, ruleId: f.ruleId, action: f.action, redactedUrl, count: 1, ...(f.note ? { note: redactText(f.note) } : {}), mode });
+          else
+            rows.set(key, {
+              type: 'finding',
+              at,
+              queueId: tx.queueId,
+              consentClass: c.copy.consentClass,
+              recipientHashes,
+              kind: f.kind,
+              technique: f.technique,
+              vendor: f.vendor,
+              ruleId: f.ruleId,
+              action: f.action,
+              redactedUrl,
+              count: 1,
+              ...(f.note ? { note: redactText(f.note) } : {}),
+              mode,
+            });
         }
         for (const row of rows.values()) events.push(row);
       }
-      if (events.length) await append(events, tx.recipients.map((r) => r.address));
+      if (events.length)
+        await append(
+          events,
+          tx.recipients.map((r) => r.address),
+        );
     },
     async delivered(tx, copies, dispositions, mode, rulesVersion) {
       const byClass = new Map(copies.map((c) => [c.copy.consentClass, c]));
@@ -140,7 +160,10 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
           mailer,
         };
       });
-      await append(events, tx.recipients.map((r) => r.address));
+      await append(
+        events,
+        tx.recipients.map((r) => r.address),
+      );
     },
     async objected(tx) {
       if (!tx.objected?.length) return;
@@ -152,7 +175,18 @@ export function auditRecorder(log: AuditLog): AuditRecorder {
       if (!templates.length) return;
       const at = new Date().toISOString();
       const events = templates.map(
-        (t): CampaignTemplateEvent => ({ type: 'campaign-template', at, queueId: tx.queueId, consentClass: '', recipientHashes: [], campaign: t.campaign, host: t.host, pathShape: t.pathShape, positions: t.positions, copies: t.copies }),
+        (t): CampaignTemplateEvent => ({
+          type: 'campaign-template',
+          at,
+          queueId: tx.queueId,
+          consentClass: '',
+          recipientHashes: [],
+          campaign: t.campaign,
+          host: t.host,
+          pathShape: t.pathShape,
+          positions: t.positions,
+          copies: t.copies,
+        }),
       );
       await append(events, []);
     },

@@ -41,12 +41,27 @@ const rules = loadRules((workerData as WorkerData | undefined)?.rulesFile);
 // charged for it against its CPU budget.
 const WARM_UP = Buffer.from(
   [
-    'From: a@example.com', 'To: b@example.org', 'Subject: warm-up', 'MIME-Version: 1.0', 'Content-Type: multipart/alternative; boundary="b"', '',
-    '--b', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '', 'Hello https://example.us5.list-manage.com/track/click?u=1&id=2&e=3', '',
-    '--b', 'Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '',
+    'From: a@example.com',
+    'To: b@example.org',
+    'Subject: warm-up',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/alternative; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'Hello https://example.us5.list-manage.com/track/click?u=1&id=2&e=3',
+    '',
+    '--b',
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
     '<html><body><a href=3D"https://example.us5.list-manage.com/track/click?u=1&id=2&e=3">Read</a> <a href=3D"https://example.com/unsubscribe?e=3Db@example.org">Unsubscribe</a>',
-    '<img src=3D"https://u1.ct.sendgrid.net/wf/open?upn=3Dabc" width=3D"1" height=3D"1"><p style=3D"background:url(https://t.example.net/o.gif)">x</p></body></html>', '',
-    '--b--', '',
+    '<img src=3D"https://u1.ct.sendgrid.net/wf/open?upn=3Dabc" width=3D"1" height=3D"1"><p style=3D"background:url(https://t.example.net/o.gif)">x</p></body></html>',
+    '',
+    '--b--',
+    '',
   ].join('\r\n'),
 );
 await rewriteMessage(WARM_UP, { consent: { opens: false, clicks: false }, rules, recipients: ['b@example.org'] }).catch(() => undefined);

@@ -39,7 +39,8 @@ export function spoolRefilter(deps: Pick<RelayDeps, 'engine' | 'rules' | 'limits
     for (const [key, g] of groups) {
       if (key === msg.meta.consentClass) continue;
       const result = await deps.engine([msg.raw], { consent: g.consent, rules: deps.rules, recipients: g.to, limits: deps.limits, policy: deps.policy });
-      if (!result || !Array.isArray(result.output) || !(await segmentsCanonical(result.output))) throw new RelayError('FILTER_FAILED', 'engine returned no canonical message while re-filtering a spooled copy');
+      if (!result || !Array.isArray(result.output) || !(await segmentsCanonical(result.output)))
+        throw new RelayError('FILTER_FAILED', 'engine returned no canonical message while re-filtering a spooled copy');
       const meta = { ...msg.meta, envelope: { from: msg.meta.envelope.from, to: g.to }, consentClass: key, failures: msg.meta.failures.filter((f) => g.to.includes(f.recipient)) };
       const id = await deps.spool.enqueue(meta, result.output);
       // on record before the copy can leave (the worker attempts it at its next scan)

@@ -115,11 +115,16 @@ export async function relayMessage(deps: RelayDeps, tx: Transaction): Promise<Re
 
   // every recipient's fate is on record before the client hears it; a failed write is reported
   // (delivery event 'audit-failed', logged loudly), since by then the message is ours or refused
-  const reply = await deliverTransaction(copies.map((c) => c.copy), deps.upstream, deps.spool, {
-    ...deps.delivery,
-    queueId: tx.queueId,
-    record: (dispositions) => deps.audit.delivered(tx, copies, dispositions, deps.mode, deps.rules.version),
-  });
+  const reply = await deliverTransaction(
+    copies.map((c) => c.copy),
+    deps.upstream,
+    deps.spool,
+    {
+      ...deps.delivery,
+      queueId: tx.queueId,
+      record: (dispositions) => deps.audit.delivered(tx, copies, dispositions, deps.mode, deps.rules.version),
+    },
+  );
   log.info(
     { classes: copies.map((c) => ({ class: c.copy.consentClass || 'none', recipients: c.copy.envelope.to.length, findings: c.findings.length, changed: c.changed })), reply: reply.code },
     'transaction done',
@@ -157,7 +162,12 @@ async function filterByClass(deps: RelayDeps, tx: Transaction, messageId: string
     if (!(await segmentsCanonical(result.output))) throw new RelayError('FILTER_FAILED', 'engine returned bare line endings; not sending bytes that would change on the way out');
     // monitor mode: everyone gets the original; the findings say what enforce would have removed
     const raw = deps.mode === 'monitor' ? input : result.output;
-    const copy = { copy: { consentClass: key, envelope: { from: tx.from, to: [...to] }, raw, messageId, senderVouched }, consent, findings: result.findings, changed: deps.mode === 'enforce' && result.changed };
+    const copy = {
+      copy: { consentClass: key, envelope: { from: tx.from, to: [...to] }, raw, messageId, senderVouched },
+      consent,
+      findings: result.findings,
+      changed: deps.mode === 'enforce' && result.changed,
+    };
     return { copy, personal: result.personal === true };
   };
   for (const [key, { consent, to }] of classes) {

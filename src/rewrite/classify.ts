@@ -9,9 +9,9 @@ import { containsRecipient } from './recipient.js';
 import { httpUrl, looksLikeId, resolveDestination, stripParams } from './links.js';
 import type { TrackerRule } from './rules/types.js';
 
-
 // Path shapes of open beacons. Only applied to remote loads, never to links (parcel tracking!).
-const BEACON_PATH = /\/(open|opened|opens|track|tracker|tracking|trace|trk|pixel|beacon|impression|imp|openrate)(?=[/._?=&]|$)|[?&](?:[a-z_]*=)?open(?=&|$)|\/(1x1|t|o|p|px|pixel|open|beacon|blank|spacer)\.(gif|png|jpg|php|aspx?)(?=\?.|$)/i;
+const BEACON_PATH =
+  /\/(open|opened|opens|track|tracker|tracking|trace|trk|pixel|beacon|impression|imp|openrate)(?=[/._?=&]|$)|[?&](?:[a-z_]*=)?open(?=&|$)|\/(1x1|t|o|p|px|pixel|open|beacon|blank|spacer)\.(gif|png|jpg|php|aspx?)(?=\?.|$)/i;
 const SPACER_NAME = /\/(spacer|blank|transparent|clear|pixel_transparent|s)\.gif$/i;
 
 /**

@@ -270,7 +270,7 @@ async function readParts(input: Segments, ctx: ClassifyContext, analysers: reado
     const part = await readPart(l.node, l.held, body, ctx, analysers, limits, prefix, l.depth, links);
     segments.push(part);
     // transparent codecs hand detectors one char per byte: readers of words (link text) need the charset
-    const charset = part.codec?.transparent ? part.codec.charset === 'iso-2022-jp' ? 'iso-2022-jp' : (l.node.charset || 'us-ascii').toLowerCase() : null;
+    const charset = part.codec?.transparent ? (part.codec.charset === 'iso-2022-jp' ? 'iso-2022-jp' : (l.node.charset || 'us-ascii').toLowerCase()) : null;
     for (const c of part.candidates) candidates.push({ part: part.part, contentType: part.contentType, charset, candidate: c });
   };
 
@@ -284,7 +284,10 @@ async function readParts(input: Segments, ctx: ClassifyContext, analysers: reado
           // refused as soon as it is over the limit, before more of it is read into memory
           if (leaf.bytes > limits.maxTextPartBytes * 1.4) {
             const contentType = (leaf.node.contentType || 'text/plain').toLowerCase();
-            throw new RelayError('MESSAGE_TOO_BIG', `part ${prefix}${partNumber(leaf.node)}: ${contentType} part of more than ${leaf.bytes} bytes is over the ${limits.maxTextPartBytes}-byte inspection limit`);
+            throw new RelayError(
+              'MESSAGE_TOO_BIG',
+              `part ${prefix}${partNumber(leaf.node)}: ${contentType} part of more than ${leaf.bytes} bytes is over the ${limits.maxTextPartBytes}-byte inspection limit`,
+            );
           }
           leaf.held.push(chunk.value);
         }
@@ -337,9 +340,11 @@ function checkHeaders(node: MimeNode, prefix: string): void {
   // and so do "7bit" and "7-bit" (both identity)
   const fields = node.headers ? headerView(node) : NO_HEADERS;
   const declared = new Set(fields.get('content-type').map((v) => v.split(';')[0]!.trim().toLowerCase()));
-  if (declared.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Type headers (${[...declared].join(', ')}); cannot tell how clients will read it`);
+  if (declared.size > 1)
+    throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Type headers (${[...declared].join(', ')}); cannot tell how clients will read it`);
   const encodings = new Set(fields.get('content-transfer-encoding').map((v) => canonicalTransferEncoding(v) ?? v.toLowerCase()));
-  if (encodings.size > 1) throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Transfer-Encoding headers (${[...encodings].join(', ')}); cannot tell how clients will read it`);
+  if (encodings.size > 1)
+    throw new RelayError('MIME_MALFORMED', `part ${prefix}${partNumber(node)}: conflicting Content-Transfer-Encoding headers (${[...encodings].join(', ')}); cannot tell how clients will read it`);
 }
 
 /**
@@ -354,7 +359,17 @@ function inspects(node: MimeNode): boolean {
 }
 
 /** Decode and detect one inspected leaf. */
-async function readPart(node: MimeNode, bodyChunks: Buffer[], span: Span, ctx: ClassifyContext, analysers: readonly Analyser[], limits: Limits, prefix: string, depth: number, links?: MessageLinks): Promise<TextPart> {
+async function readPart(
+  node: MimeNode,
+  bodyChunks: Buffer[],
+  span: Span,
+  ctx: ClassifyContext,
+  analysers: readonly Analyser[],
+  limits: Limits,
+  prefix: string,
+  depth: number,
+  links?: MessageLinks,
+): Promise<TextPart> {
   const contentType = (node.contentType || 'text/plain').toLowerCase();
   const part = prefix + partNumber(node);
   const isMessage = contentType === 'message/rfc822' || contentType === 'message/global';
@@ -429,7 +444,15 @@ const NO_HEADERS: MessageHeaders = { get: () => [] };
 function headerView(node: MimeNode): MessageHeaders {
   const h = node.headers;
   if (!h) return NO_HEADERS;
-  return { get: (name) => h.get(name).map((line) => line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim()) };
+  return {
+    get: (name) =>
+      h.get(name).map((line) =>
+        line
+          .slice(line.indexOf(':') + 1)
+          .replace(/\r?\n[ \t]+/g, ' ')
+          .trim(),
+      ),
+  };
 }
 
 const READ_RECEIPT_HEADERS = ['disposition-notification-to', 'return-receipt-to', 'x-confirm-reading-to'];

@@ -68,7 +68,27 @@ export interface StrippedParams {
 }
 
 /** Parameter names that carry a person when their value looks like an id. */
-const ID_PARAM_NAMES = new Set(['email', 'e', 'eid', 'recipient', 'recipient_id', 'rid', 'subscriber', 'subscriber_id', 'subscriberid', 'contact', 'contact_id', 'contactid', 'uid', 'user_id', 'userid', 'lead_id', 'leadid', 'member_id', 'memberid']);
+const ID_PARAM_NAMES = new Set([
+  'email',
+  'e',
+  'eid',
+  'recipient',
+  'recipient_id',
+  'rid',
+  'subscriber',
+  'subscriber_id',
+  'subscriberid',
+  'contact',
+  'contact_id',
+  'contactid',
+  'uid',
+  'user_id',
+  'userid',
+  'lead_id',
+  'leadid',
+  'member_id',
+  'memberid',
+]);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -24,7 +24,11 @@ export interface PurgeResult {
 
 const before = (now: number, ms: number): string | undefined => (ms > 0 ? new Date(now - ms).toISOString() : undefined);
 
-export async function purgeExpired(stores: { consent: ConsentStore; audit: AuditLog; dataDir: string; skipIncoming?: boolean }, retention: RetentionConfig, now: number = Date.now()): Promise<PurgeResult> {
+export async function purgeExpired(
+  stores: { consent: ConsentStore; audit: AuditLog; dataDir: string; skipIncoming?: boolean },
+  retention: RetentionConfig,
+  now: number = Date.now(),
+): Promise<PurgeResult> {
   const consentHistoryBefore = before(now, retention.consentHistory);
   const c = await stores.consent.purge(consentHistoryBefore === undefined ? {} : { consentHistoryBefore });
   const eventsBefore = before(now, retention.auditEvents);

@@ -156,7 +156,15 @@ export async function eraseSubject(consent: ConsentStore, audit: AuditLog, addre
   const receipt = receiptId('E');
   const counts = { consentEvents: c.consentEvents, auditEventsUnlinked: f.events, linkSubjects: links, suppressionKept: c.suppressionKept ? 1 : 0 };
   await audit.append([requestEvent('erase', receipt, [], counts)]);
-  return { receipt, at: new Date().toISOString(), consentEventsDeleted: c.consentEvents, auditEventsUnlinked: f.events, suppressionKeptAsHash: c.suppressionKept, linkSubjectsDeleted: links, spooledCopies };
+  return {
+    receipt,
+    at: new Date().toISOString(),
+    consentEventsDeleted: c.consentEvents,
+    auditEventsUnlinked: f.events,
+    suppressionKeptAsHash: c.suppressionKept,
+    linkSubjectsDeleted: links,
+    spooledCopies,
+  };
 }
 
 export function erasureReceiptText(r: ErasureReceipt): string {
@@ -178,18 +186,18 @@ export async function objectSubject(consent: ConsentStore, audit: AuditLog, addr
   const withdrawal = await consent.record({ address: a, action: 'withdraw', scopes: ['opens', 'clicks'], source: `objection: ${opts.source}`, method: 'subject-object', recordedBy: opts.recordedBy });
   const receipt = receiptId('O');
   const hash = audit.recipientHash(a);
-  await audit.append(
-    [
-      consentChangedEvent(withdrawal, () => hash),
-      requestEvent('object', receipt, [hash], {}),
-    ],
-    [a],
-  );
+  await audit.append([consentChangedEvent(withdrawal, () => hash), requestEvent('object', receipt, [hash], {})], [a]);
   return { objection, receipt };
 }
 
 /** Art. 16: the address changed; consent history, objection, audit pseudonym and web links follow it. */
-export async function rectifySubject(consent: ConsentStore, audit: AuditLog, from: string, to: string, places: SubjectPlaces = {}): Promise<{ receipt: string; consentEventsMoved: number; auditHistoryMoved: boolean; linkSubjectsMoved: number }> {
+export async function rectifySubject(
+  consent: ConsentStore,
+  audit: AuditLog,
+  from: string,
+  to: string,
+  places: SubjectPlaces = {},
+): Promise<{ receipt: string; consentEventsMoved: number; auditHistoryMoved: boolean; linkSubjectsMoved: number }> {
   const a = validateAddress(from);
   const b = validateAddress(to);
   // the audit side refuses when the new address already has history: check it before moving anything

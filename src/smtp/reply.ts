@@ -35,7 +35,10 @@ export function fromRelayError(err: RelayError): SmtpError {
  * CR or LF there would end our reply early or start a forged one.
  */
 export function replyText(text: string): string {
-  const line = text.replace(/[^\x20-\x7e]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  const line = text
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
   return line.length <= MAX_TEXT ? line : `${line.slice(0, MAX_TEXT - 3)}...`;
 }
 

@@ -155,7 +155,8 @@ export function createListener(o: ListenerOptions): Listener {
           const charged = await received.charge(cost, o.memoryWaitMs);
           if (charged !== 'ok') {
             o.logger.warn({ queueId, size: received.size, inspected, cost, budget: o.budget.total, inUse: o.budget.inUse() }, 'message refused: memory budget');
-            if (charged === 'never') return cb(fromRelayError(new RelayError('MESSAGE_TOO_BIG', `text parts of ${inspected} bytes are more than this relay can inspect at once (limits.memoryBudget)`)));
+            if (charged === 'never')
+              return cb(fromRelayError(new RelayError('MESSAGE_TOO_BIG', `text parts of ${inspected} bytes are more than this relay can inspect at once (limits.memoryBudget)`)));
             return cb(fromRelayError(new RelayError('MEMORY_BUDGET', 'insufficient system storage: too many messages in progress; try again later')));
           }
           const state = sessions.get(session.id);

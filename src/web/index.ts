@@ -71,7 +71,7 @@ function lifetimes(config: Config): { inviteMs: number; linkMs: number } {
 }
 
 export async function startWeb(config: Config, deps: { consent: ConsentStore; metrics: Metrics; logger: Logger }): Promise<WebHandle> {
-  if (!config.http.listen) throw new RelayError('CONFIG_INVALID', 'consent.gate and links.opaque: ask put links to the relay\'s HTTP side into mail: set http.listen (and http.publicUrl)');
+  if (!config.http.listen) throw new RelayError('CONFIG_INVALID', "consent.gate and links.opaque: ask put links to the relay's HTTP side into mail: set http.listen (and http.publicUrl)");
   const keys = KeyRing.open(config.dataDir, { rotateEveryMs: config.http.keys.rotateEvery, retireAfterMs: config.http.keys.retireAfter });
   const wording = loadWording(config.http.wording);
   const subjects = new LinkSubjects(config.dataDir);

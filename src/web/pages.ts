@@ -43,9 +43,7 @@ export interface FormButton {
 
 /** A POST form back to the same URL; `version` lets the POST tell whether the wording changed since. */
 export function form(version: string, buttons: readonly FormButton[]): string {
-  const b = buttons
-    .map((x) => `<button type="submit" name="${escapeHtml(x.name)}" value="${escapeHtml(x.value)}"${x.primary ? ' class="primary"' : ''}>${escapeHtml(x.label)}</button>`)
-    .join('\n');
+  const b = buttons.map((x) => `<button type="submit" name="${escapeHtml(x.name)}" value="${escapeHtml(x.value)}"${x.primary ? ' class="primary"' : ''}>${escapeHtml(x.label)}</button>`).join('\n');
   return `<form method="post">
 <input type="hidden" name="wording" value="${escapeHtml(version)}">
 ${b}

@@ -76,7 +76,11 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
 
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await deps.metrics.render()));
 
-  const html = (reply: FastifyReply, code: number, title: string, body: string): FastifyReply => reply.code(code).type('text/html; charset=utf-8').send(layout(w, title, body));
+  const html = (reply: FastifyReply, code: number, title: string, body: string): FastifyReply =>
+    reply
+      .code(code)
+      .type('text/html; charset=utf-8')
+      .send(layout(w, title, body));
 
   const invalid = (reply: FastifyReply, reason: TokenFailure | 'action'): FastifyReply =>
     html(reply, reason === 'expired' ? 410 : 404, w.invalid.title, paragraphs(reason === 'expired' ? w.invalid.expired : w.invalid.body));
@@ -158,10 +162,16 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
     const vendor = target.vendor ?? w.notice.unknownVendor;
     if (claims.action === 'ask') {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: 'ask-shown' });
-      return html(reply, 200, w.ask.title, paragraphs(fill(w.ask.body, { vendor })) + form(w.version, [
-        { name: 'choice', value: 'continue', label: fill(w.ask.continue, { vendor }), primary: true },
-        { name: 'choice', value: 'cancel', label: w.ask.cancel },
-      ]));
+      return html(
+        reply,
+        200,
+        w.ask.title,
+        paragraphs(fill(w.ask.body, { vendor })) +
+          form(w.version, [
+            { name: 'choice', value: 'continue', label: fill(w.ask.continue, { vendor }), primary: true },
+            { name: 'choice', value: 'cancel', label: w.ask.cancel },
+          ]),
+      );
     }
     if (claims.action !== 'gate') return invalid(reply, 'action');
     const address = deps.subjects.resolve(claims.recipient!);

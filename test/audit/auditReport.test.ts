@@ -23,7 +23,18 @@ const HS = '<img src="https://t.hubspotemail.net/e2t/to/ABCDEF123456" width="1" 
 const SG = '<img src="https://u123.ct.sendgrid.net/wf/open?upn=XYZ987abc" width="1" height="1">';
 
 function message(from: string, id: string, tool: string | null, body: string): string {
-  return [`From: <${from}>`, 'To: <list@example.com>', `Subject: ${id}`, `Message-ID: <${id}@corp.example>`, ...(tool ? [tool] : []), 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '', `<html><body><p>Hello</p>${body}<p>Bye</p></body></html>`, ''].join('\r\n');
+  return [
+    `From: <${from}>`,
+    'To: <list@example.com>',
+    `Subject: ${id}`,
+    `Message-ID: <${id}@corp.example>`,
+    ...(tool ? [tool] : []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/html; charset=utf-8',
+    '',
+    `<html><body><p>Hello</p>${body}<p>Bye</p></body></html>`,
+    '',
+  ].join('\r\n');
 }
 
 // The known set. carol has consent (opens, clicks): her copy is the original, with no findings.

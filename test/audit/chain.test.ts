@@ -15,19 +15,22 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 import { sampleEvents } from './fixtures.js';
 
 function moreEvents(hash: (a: string) => string, n: number): AuditEvent[] {
-  return Array.from({ length: n }, (_, i): AuditEvent => ({
-    type: 'finding',
-    at: `2026-10-0${3 + (i % 5)}T1${i % 10}:00:00.000Z`,
-    queueId: `QX${i}`,
-    consentClass: '',
-    recipientHashes: [hash(`r${i}@example.com`)],
-    kind: 'open',
-    technique: 'img',
-    vendor: 'Mailchimp',
-    ruleId: 'mailchimp.open',
-    action: 'remove-element',
-    redactedUrl: 'https://x.list-manage.com/track/open.php?…',
-  }));
+  return Array.from(
+    { length: n },
+    (_, i): AuditEvent => ({
+      type: 'finding',
+      at: `2026-10-0${3 + (i % 5)}T1${i % 10}:00:00.000Z`,
+      queueId: `QX${i}`,
+      consentClass: '',
+      recipientHashes: [hash(`r${i}@example.com`)],
+      kind: 'open',
+      technique: 'img',
+      vendor: 'Mailchimp',
+      ruleId: 'mailchimp.open',
+      action: 'remove-element',
+      redactedUrl: 'https://x.list-manage.com/track/open.php?…',
+    }),
+  );
 }
 
 describe('audit chain', () => {
@@ -39,8 +42,14 @@ describe('audit chain', () => {
     log = new SqliteAuditLog(tmp.path);
     file = join(tmp.path, 'audit.db');
     // two appends (two transactions): links continue across them
-    await log.append(sampleEvents((a) => log.recipientHash(a)), ['alice@example.com', 'bob@example.org', 'carol@example.net']);
-    await log.append(moreEvents((a) => log.recipientHash(a), 6), []);
+    await log.append(
+      sampleEvents((a) => log.recipientHash(a)),
+      ['alice@example.com', 'bob@example.org', 'carol@example.net'],
+    );
+    await log.append(
+      moreEvents((a) => log.recipientHash(a), 6),
+      [],
+    );
   });
   afterEach(async () => {
     await log.close();
@@ -176,14 +185,19 @@ describe('audit chain', () => {
     const head = (await log.chainHead())!;
     const claim = { count: head.seq, head: head.mac, at: '2026-11-30T00:00:00.000Z' };
     expect(await log.verify(claim)).toMatchObject({ ok: true, checkpoint: { status: 'ok' } });
-    await log.append(moreEvents((a) => log.recipientHash(a), 2), []);
+    await log.append(
+      moreEvents((a) => log.recipientHash(a), 2),
+      [],
+    );
     expect(await log.verify(claim)).toMatchObject({ ok: true, checkpoint: { status: 'ok' } });
     tamper('DELETE FROM audit_events WHERE seq >= 9');
     // without the checkpoint a cut tail is a shorter valid chain; with it, it is named
     expect((await log.verify()).ok).toBe(true);
     const r = await log.verify(claim);
     expect(r.ok).toBe(false);
-    expect(r.problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 9, message: 'the log ends at event #8, but the checkpoint of 2026-11-30T00:00:00.000Z counted 10 events: events #9–#10 were cut away' })]);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ kind: 'truncated', seq: 9, message: 'the log ends at event #8, but the checkpoint of 2026-11-30T00:00:00.000Z counted 10 events: events #9–#10 were cut away' }),
+    ]);
     expect(r.checkpoint?.status).toBe('failed');
   });
 
@@ -192,7 +206,10 @@ describe('audit chain', () => {
     const claim = { count: head.seq, head: head.mac, at: '2026-11-30T00:00:00.000Z' };
     // someone holding the data directory (keys included) deletes the tail and writes other events
     tamper('DELETE FROM audit_events WHERE seq >= 5');
-    await log.append(moreEvents((a) => log.recipientHash(a + 'x'), 7), []);
+    await log.append(
+      moreEvents((a) => log.recipientHash(a + 'x'), 7),
+      [],
+    );
     expect((await log.verify()).ok).toBe(true);
     const r = await log.verify(claim);
     expect(r.problems).toEqual([expect.objectContaining({ kind: 'rewritten', seq: 10 })]);
@@ -205,7 +222,19 @@ describe('audit chain', () => {
     const head = (await log.chainHead())!;
     const checkpoint = { count: head.seq, head: head.mac, at: '2026-11-30T00:00:00.000Z' };
     // the contract of src/audit/README.md: announce (throughSeq, throughMac), then delete events 1..throughSeq
-    await log.append([{ type: 'retention-purged', at: '2026-11-30T01:00:00.000Z', queueId: '', consentClass: '', recipientHashes: [], before: '2026-10-03T00:00:00.000Z', throughSeq: through.seq, throughMac: through.mac, events: 4 }]);
+    await log.append([
+      {
+        type: 'retention-purged',
+        at: '2026-11-30T01:00:00.000Z',
+        queueId: '',
+        consentClass: '',
+        recipientHashes: [],
+        before: '2026-10-03T00:00:00.000Z',
+        throughSeq: through.seq,
+        throughMac: through.mac,
+        events: 4,
+      },
+    ]);
     tamper('DELETE FROM audit_events WHERE seq <= 4');
     const r = await log.verify(checkpoint);
     expect(r).toMatchObject({ ok: true, purgedThrough: 4, firstSeq: 5, events: 7, checkpoint: { status: 'ok' } });
@@ -224,7 +253,10 @@ describe('audit chain', () => {
         ('rejected', '2026-09-01T00:00:00.000Z', 'OLD1', '', '{"reason":"451 later"}'),
         ('rejected', '2026-09-02T00:00:00.000Z', 'OLD2', '', '{"reason":"451 later"}')`);
       db.close();
-      await fresh.append(moreEvents((a) => fresh.recipientHash(a), 3), []);
+      await fresh.append(
+        moreEvents((a) => fresh.recipientHash(a), 3),
+        [],
+      );
       expect(await fresh.verify()).toMatchObject({ ok: true, unchained: 2, events: 3, firstSeq: 1 });
       await fresh.close();
     } finally {

@@ -53,20 +53,21 @@ describe('audit key', () => {
     }
   });
 
-  it.each([
-    ['a truncated key', (f: string) => writeFileSync(f, Buffer.alloc(7), { mode: 0o600 }), /is 7 bytes, expected 32: restore it from backup/],
-  ])('refuses %s with AUDIT_UNAVAILABLE', (_name, setup, message) => {
-    setup(join(tmp.path, 'audit.key'));
-    let err: unknown;
-    try {
-      loadAuditKey(tmp.path);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(RelayError);
-    expect((err as RelayError).code).toBe('AUDIT_UNAVAILABLE');
-    expect((err as RelayError).message).toMatch(message);
-  });
+  it.each([['a truncated key', (f: string) => writeFileSync(f, Buffer.alloc(7), { mode: 0o600 }), /is 7 bytes, expected 32: restore it from backup/]])(
+    'refuses %s with AUDIT_UNAVAILABLE',
+    (_name, setup, message) => {
+      setup(join(tmp.path, 'audit.key'));
+      let err: unknown;
+      try {
+        loadAuditKey(tmp.path);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RelayError);
+      expect((err as RelayError).code).toBe('AUDIT_UNAVAILABLE');
+      expect((err as RelayError).message).toMatch(message);
+    },
+  );
 
   it('a key left readable by others inside the private data directory is tightened to 0600 and used', () => {
     const f = join(tmp.path, 'audit.key');

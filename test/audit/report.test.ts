@@ -18,15 +18,31 @@ describe('formatAudit', () => {
     expect(lines[0]).toBe(
       'id,at,type,queue_id,consent_class,recipient_hashes,sender,message_id,recipient_count,upstream,rules_version,mode,finding_count,kind,technique,vendor,rule_id,action,redacted_url,count,reason,campaign,host,path_shape,positions,copies,spool_id,attempt,next_attempt_at,cause,dsn,dsn_recipient_hash,dsn_spool_id,note,detail',
     );
-    expect(lines[1]).toBe(`1,2026-10-01T10:00:00.000Z,relayed,Q1,,${'a'.repeat(64)} ${'b'.repeat(64)},News@Sender.example,<m1@sender.example>,2,250 2.0.0 Ok: queued as ABC123,2026.10.1,enforce,1${','.repeat(22)}`);
-    expect(lines[2]).toBe(`2,2026-10-01T10:00:00.000Z,finding,Q1,,${'a'.repeat(64)} ${'b'.repeat(64)},,,,,,,,open,img,Mailchimp,mailchimp.open,remove-element,https://example.us1.list-manage.com/track/open.php?…,1,${','.repeat(14)}`);
+    expect(lines[1]).toBe(
+      `1,2026-10-01T10:00:00.000Z,relayed,Q1,,${'a'.repeat(64)} ${'b'.repeat(64)},News@Sender.example,<m1@sender.example>,2,250 2.0.0 Ok: queued as ABC123,2026.10.1,enforce,1${','.repeat(22)}`,
+    );
+    expect(lines[2]).toBe(
+      `2,2026-10-01T10:00:00.000Z,finding,Q1,,${'a'.repeat(64)} ${'b'.repeat(64)},,,,,,,,open,img,Mailchimp,mailchimp.open,remove-element,https://example.us1.list-manage.com/track/open.php?…,1,${','.repeat(14)}`,
+    );
     expect(lines[3]).toContain(',"opens,clicks",');
     expect(lines).toHaveLength(ROWS.length + 2);
     expect(lines.at(-1)).toBe('');
   });
 
   it('csv and table: a learned campaign template shows host, path shape and positions, no values', () => {
-    const row = { id: 9, type: 'campaign-template', at: '2026-10-01T10:00:00.000Z', queueId: 'Q9', consentClass: '', recipientHashes: [], campaign: 'a7605b0105f3', host: 'go.shop.example', pathShape: '/r/{v}/*', positions: ['path 2'], copies: 2 } as const;
+    const row = {
+      id: 9,
+      type: 'campaign-template',
+      at: '2026-10-01T10:00:00.000Z',
+      queueId: 'Q9',
+      consentClass: '',
+      recipientHashes: [],
+      campaign: 'a7605b0105f3',
+      host: 'go.shop.example',
+      pathShape: '/r/{v}/*',
+      positions: ['path 2'],
+      copies: 2,
+    } as const;
     expect(formatAudit([row], 'csv').split('\r\n')[1]).toBe('9,2026-10-01T10:00:00.000Z,campaign-template,Q9,,,,,,,,,,,,,,,,,,a7605b0105f3,go.shop.example,/r/{v}/*,path 2,2,,,,,,,,,');
     expect(formatAudit([row], 'table')).toContain('campaign a7605b0105f3: go.shop.example/r/{v}/* varies at path 2 (2 copies)');
   });
@@ -63,8 +79,33 @@ describe('formatAudit', () => {
   it('spool events: their own columns in CSV, one readable line in the table', () => {
     const h = (c: string): string => c.repeat(64);
     const rows: AuditRow[] = [
-      { id: 5, type: 'spooled', at: '2026-10-04T10:00:00.000Z', queueId: 'Q4', consentClass: '', recipientHashes: [h('c')], spoolId: 'S1', attempt: 1, upstream: '451 4.2.0 busy', nextAttemptAt: '2026-10-04T10:05:00.000Z' },
-      { id: 6, type: 'bounced', at: '2026-10-05T10:00:00.000Z', queueId: 'Q4', consentClass: '', recipientHashes: [h('c')], spoolId: 'S1', attempt: 3, upstream: '550 5.1.1 gone', cause: 'permanent', dsn: 'queued', dsnRecipientHash: h('d'), dsnSpoolId: 'S2' },
+      {
+        id: 5,
+        type: 'spooled',
+        at: '2026-10-04T10:00:00.000Z',
+        queueId: 'Q4',
+        consentClass: '',
+        recipientHashes: [h('c')],
+        spoolId: 'S1',
+        attempt: 1,
+        upstream: '451 4.2.0 busy',
+        nextAttemptAt: '2026-10-04T10:05:00.000Z',
+      },
+      {
+        id: 6,
+        type: 'bounced',
+        at: '2026-10-05T10:00:00.000Z',
+        queueId: 'Q4',
+        consentClass: '',
+        recipientHashes: [h('c')],
+        spoolId: 'S1',
+        attempt: 3,
+        upstream: '550 5.1.1 gone',
+        cause: 'permanent',
+        dsn: 'queued',
+        dsnRecipientHash: h('d'),
+        dsnSpoolId: 'S2',
+      },
       { id: 7, type: 'dropped', at: '2026-10-06T10:00:00.000Z', queueId: 'Q5', consentClass: 'dsn', recipientHashes: [h('d')], spoolId: 'S2', attempt: 2, upstream: '451 later' },
     ];
     const csv = formatAudit(rows, 'csv').split('\r\n');

@@ -16,7 +16,10 @@ describe('SqliteAuditLog', () => {
   beforeEach(async () => {
     tmp = await makeTempDir();
     log = new SqliteAuditLog(tmp.path);
-    await log.append(sampleEvents((a) => log.recipientHash(a)), ['alice@example.com', 'Bob@Example.org', 'carol@example.net']);
+    await log.append(
+      sampleEvents((a) => log.recipientHash(a)),
+      ['alice@example.com', 'Bob@Example.org', 'carol@example.net'],
+    );
   });
   afterEach(async () => {
     await log.close();
@@ -46,7 +49,12 @@ describe('SqliteAuditLog', () => {
     log = new SqliteAuditLog(tmp.path);
     const rows = await log.list();
     // the sender comes back as stored: lower-cased, like every address the log keys on
-    const expected = sampleEvents((a) => log.recipientHash(a)).map((e, i) => ({ ...e, id: i + 1, recipientHashes: [...e.recipientHashes].sort(), ...(e.type === 'relayed' ? { sender: e.sender.toLowerCase() } : {}) }));
+    const expected = sampleEvents((a) => log.recipientHash(a)).map((e, i) => ({
+      ...e,
+      id: i + 1,
+      recipientHashes: [...e.recipientHashes].sort(),
+      ...(e.type === 'relayed' ? { sender: e.sender.toLowerCase() } : {}),
+    }));
     expect(rows.slice(0, 3)).toEqual(expected.slice(0, 3));
     expect(rows[3]).toEqual({ ...expected[3], reason: '550 5.1.1 <<redacted address>>: Recipient address rejected' });
   });
@@ -55,7 +63,13 @@ describe('SqliteAuditLog', () => {
     const raw = new Database(join(tmp.path, 'audit.db'), { readonly: true });
     try {
       // recipients and (pseudonymised in the chain) senders
-      expect(raw.prepare('SELECT address FROM subjects ORDER BY address').pluck().all()).toEqual(['alice@example.com', 'bob@example.org', 'carol@example.net', 'news@sender.example', 'sales@other.example']);
+      expect(raw.prepare('SELECT address FROM subjects ORDER BY address').pluck().all()).toEqual([
+        'alice@example.com',
+        'bob@example.org',
+        'carol@example.net',
+        'news@sender.example',
+        'sales@other.example',
+      ]);
       const everythingElse = JSON.stringify([raw.prepare('SELECT * FROM audit_events').all(), raw.prepare('SELECT * FROM event_recipients').all()]);
       expect(everythingElse).not.toMatch(/alice|bob@|carol/);
       expect(raw.prepare('SELECT count(*) FROM event_recipients').pluck().get()).toBe(6);

@@ -179,7 +179,19 @@ describe('campaign store', () => {
   it('values repeated across copies (A/B variants) are not per-recipient', async () => {
     const s = new SqliteCampaignStore(null);
     try {
-      const copy = (variant: string, id: string) => ({ campaign: 'c', slots: [{ template: 'h?id&v', occurrence: 0, values: new Map([['query v', variant], ['query id', id]]) }] });
+      const copy = (variant: string, id: string) => ({
+        campaign: 'c',
+        slots: [
+          {
+            template: 'h?id&v',
+            occurrence: 0,
+            values: new Map([
+              ['query v', variant],
+              ['query id', id],
+            ]),
+          },
+        ],
+      });
       await s.observe(copy('a', '1'));
       await s.observe(copy('b', '2'));
       await s.observe(copy('a', '3'));

@@ -22,7 +22,10 @@ afterEach(async () => {
 async function writeSampleRows(): Promise<void> {
   const log = new SqliteAuditLog(data);
   try {
-    await log.append(sampleEvents((a) => log.recipientHash(a)), ['alice@example.com', 'bob@example.org', 'carol@example.net']);
+    await log.append(
+      sampleEvents((a) => log.recipientHash(a)),
+      ['alice@example.com', 'bob@example.org', 'carol@example.net'],
+    );
   } finally {
     await log.close();
   }
@@ -112,14 +115,26 @@ describe('consent-relay audit list', () => {
 
     // durations count back from now
     const log = new SqliteAuditLog(data);
-    await log.append([{ type: 'spooled', at: new Date().toISOString(), queueId: 'Q4', consentClass: '', recipientHashes: [log.recipientHash('dave@example.com')], spoolId: 'S1', attempt: 1, upstream: '451 4.4.1 try later', nextAttemptAt: new Date().toISOString() }]);
+    await log.append([
+      {
+        type: 'spooled',
+        at: new Date().toISOString(),
+        queueId: 'Q4',
+        consentClass: '',
+        recipientHashes: [log.recipientHash('dave@example.com')],
+        spoolId: 'S1',
+        attempt: 1,
+        upstream: '451 4.4.1 try later',
+        nextAttemptAt: new Date().toISOString(),
+      },
+    ]);
     await log.close();
     expect(json('--since', '1d')).toEqual([5]);
     expect(json('--until', '1d')).toEqual([1, 2, 3, 4]);
 
     const table = cli(['audit', 'list', '-d', data, '--recipient', 'alice@example.com']);
     expect(table.out.trimEnd().split('\n')).toHaveLength(3);
-   }, 120_000); // 14 CLI processes in a row: at load ~16 on 2 cores that took over the default 30 s
+  }, 120_000); // 14 CLI processes in a row: at load ~16 on 2 cores that took over the default 30 s
 
   it('bad option values are usage errors', () => {
     const cases: [string[], RegExp][] = [

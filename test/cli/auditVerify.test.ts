@@ -22,8 +22,14 @@ beforeEach(async () => {
   const log = new SqliteAuditLog(data);
   try {
     // 8 events in two transactions
-    await log.append(sampleEvents((a) => log.recipientHash(a)), ['alice@example.com']);
-    await log.append(sampleEvents((a) => log.recipientHash(a)).map((e) => ({ ...e, queueId: `${e.queueId}b`, at: e.at.replace('2026-10', '2026-11') })), []);
+    await log.append(
+      sampleEvents((a) => log.recipientHash(a)),
+      ['alice@example.com'],
+    );
+    await log.append(
+      sampleEvents((a) => log.recipientHash(a)).map((e) => ({ ...e, queueId: `${e.queueId}b`, at: e.at.replace('2026-10', '2026-11') })),
+      [],
+    );
   } finally {
     await log.close();
   }
@@ -65,7 +71,7 @@ describe('consent-relay audit verify', () => {
     expect(j.problems).toEqual([expect.objectContaining({ kind: 'deleted', seq: 5 })]);
   });
 
-  it('two rows swapped with sqlite3 (each takes the other\'s place)', () => {
+  it("two rows swapped with sqlite3 (each takes the other's place)", () => {
     sqlite3(`
       DROP TRIGGER event_recipients_no_update;
       CREATE TEMP TABLE ids AS SELECT seq, id FROM audit_events WHERE seq IN (3, 4);

@@ -19,7 +19,23 @@ afterEach(async () => {
 
 describe('consent-relay consent', () => {
   it('grant, show, withdraw, list round trip in a --data-dir', () => {
-    const g = cli(['consent', 'grant', 'Alice@Example.org', '--scope', 'opens,clicks', '--source', 'webinar signup form', '--evidence', 'form #1234', '--until', '2099-01-01', '--by', 'ops', '--data-dir', data]);
+    const g = cli([
+      'consent',
+      'grant',
+      'Alice@Example.org',
+      '--scope',
+      'opens,clicks',
+      '--source',
+      'webinar signup form',
+      '--evidence',
+      'form #1234',
+      '--until',
+      '2099-01-01',
+      '--by',
+      'ops',
+      '--data-dir',
+      data,
+    ]);
     expect(g.status).toBe(0);
     expect(g.err).toBe('');
     expect(g.out).toBe('granted opens,clicks for alice@example.org until 2099-01-01T00:00:00.000Z (source: webinar signup form; evidence: form #1234; recorded by ops; event #1)\n');

@@ -40,7 +40,7 @@ async function startSinkProcess(port: number, dir: string): Promise<{ child: Chi
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`sink did not start:\n${out}`)), 15_000);
     child.stdout!.on('data', () => {
-      if (out.includes('accepting mail on')) (clearTimeout(t), resolve());
+      if (out.includes('accepting mail on')) clearTimeout(t), resolve();
     });
     child.once('exit', (code) => (clearTimeout(t), reject(new Error(`sink exited ${code}:\n${out}`))));
   });
@@ -62,7 +62,10 @@ describe('the one-minute try from the README', () => {
     relays.push(relay);
 
     const newsletter = join(GOLDEN, '01-mailchimp-newsletter-qp.eml');
-    const curl = spawnSync('curl', ['-sS', `smtp://127.0.0.1:${relayPort}`, '--mail-from', 'you@example.com', '--mail-rcpt', 'alice@example.org', '--upload-file', newsletter], { encoding: 'utf8', timeout: 20_000 });
+    const curl = spawnSync('curl', ['-sS', `smtp://127.0.0.1:${relayPort}`, '--mail-from', 'you@example.com', '--mail-rcpt', 'alice@example.org', '--upload-file', newsletter], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(curl.error, 'curl must be installed (.ci/install-interop.sh)').toBeUndefined();
     expect(curl.status, curl.stderr).toBe(0);
 
@@ -101,7 +104,10 @@ describe('the upstream is looked at when the relay starts', () => {
     const relay = await spawnRelay(['--listen', `127.0.0.1:${relayPort}`, '--upstream', `127.0.0.1:${closed}`, '--data-dir', join(tmp.path, 'data')]);
     relays.push(relay);
     await until(() => relay.log().includes('does not answer'), 'the upstream warning');
-    const line = relay.log().split('\n').find((l) => l.includes('does not answer'))!;
+    const line = relay
+      .log()
+      .split('\n')
+      .find((l) => l.includes('does not answer'))!;
     const entry = JSON.parse(line) as { level: number; msg: string };
     expect(entry.level).toBe(40); // pino's warn
     expect(entry.msg).toContain(`upstream 127.0.0.1:${closed} does not answer (ECONNREFUSED)`);

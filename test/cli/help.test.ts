@@ -13,12 +13,30 @@ describe('help', () => {
   });
 
   it.each([
-    [['consent', '--help'], ['grant', 'withdraw', 'show', 'list']],
-    [['consent', 'grant', '--help'], ['--scope <scopes>', '--source <text>', '--evidence <text>', '--until <date>', '--by <name>', '--config <file>', '--data-dir <dir>']],
-    [['consent', 'withdraw', '--help'], ['--scope <scopes>', '--source <text>', 'Only ADDR is required']],
-    [['audit', 'list', '--help'], ['--since <when>', '--until <when>', '--recipient <addr>', '--sender <addr>', '--type <type>', '--limit <n>', '--format <format>', '--data-dir <dir>']],
-    [['queue', '--help'], ['list', 'retry', 'drop', 'next spool scan']],
-    [['scan', '--help'], ['--recipient <addr>', '--out <file>', '--json', 'Examples:']],
+    [
+      ['consent', '--help'],
+      ['grant', 'withdraw', 'show', 'list'],
+    ],
+    [
+      ['consent', 'grant', '--help'],
+      ['--scope <scopes>', '--source <text>', '--evidence <text>', '--until <date>', '--by <name>', '--config <file>', '--data-dir <dir>'],
+    ],
+    [
+      ['consent', 'withdraw', '--help'],
+      ['--scope <scopes>', '--source <text>', 'Only ADDR is required'],
+    ],
+    [
+      ['audit', 'list', '--help'],
+      ['--since <when>', '--until <when>', '--recipient <addr>', '--sender <addr>', '--type <type>', '--limit <n>', '--format <format>', '--data-dir <dir>'],
+    ],
+    [
+      ['queue', '--help'],
+      ['list', 'retry', 'drop', 'next spool scan'],
+    ],
+    [
+      ['scan', '--help'],
+      ['--recipient <addr>', '--out <file>', '--json', 'Examples:'],
+    ],
   ])('%j describes its options', (args, expected) => {
     const r = cli(args);
     expect(r.status).toBe(0);

@@ -89,7 +89,17 @@ describe('consent-relay queue', () => {
     const hashes = ['b@example.org', 'c@example.org'].map((a) => log.recipientHash(a)).sort();
     await log.close();
     expect(JSON.parse(audit.out)).toEqual([
-      { id: 1, type: 'dropped', at: expect.any(String), queueId: 'Q1', consentClass: 'opens', recipientHashes: hashes, spoolId: id1, attempt: 3, upstream: '451 4.4.1 upstream unreachable: ECONNREFUSED' },
+      {
+        id: 1,
+        type: 'dropped',
+        at: expect.any(String),
+        queueId: 'Q1',
+        consentClass: 'opens',
+        recipientHashes: hashes,
+        spoolId: id1,
+        attempt: 3,
+        upstream: '451 4.4.1 upstream unreachable: ECONNREFUSED',
+      },
     ]);
     expect(audit.out).not.toMatch(/@example/);
   });

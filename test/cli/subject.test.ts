@@ -39,7 +39,11 @@ describe('consent-relay subject / maintenance', () => {
     expect(e.out).toMatch(/do-not-contact kept as a hash: yes/);
     expect(e.out).not.toContain('alice');
 
-    const after = JSON.parse(cli(['subject', 'export', 'alice@example.org', '--format', 'json', '-d', data]).out) as { consent: { history: unknown[] }; auditEvents: unknown[]; doNotContact: { address: string | null } | null };
+    const after = JSON.parse(cli(['subject', 'export', 'alice@example.org', '--format', 'json', '-d', data]).out) as {
+      consent: { history: unknown[] };
+      auditEvents: unknown[];
+      doNotContact: { address: string | null } | null;
+    };
     expect(after.consent.history).toEqual([]);
     expect(after.auditEvents).toEqual([]);
     // still suppressed, by keyed hash only

@@ -76,12 +76,20 @@ describe('serve refuses a listener that could be an open relay (exit 78, one lin
   }
 
   it.each([
-    ['a local listener on a public address', 'listeners:\n  - mode: local\n    address: 0.0.0.0:2525\n', /listeners\[0\] \(local 0\.0\.0\.0:2525\): 0\.0\.0\.0 is not a loopback address.*mode: submission/],
+    [
+      'a local listener on a public address',
+      'listeners:\n  - mode: local\n    address: 0.0.0.0:2525\n',
+      /listeners\[0\] \(local 0\.0\.0\.0:2525\): 0\.0\.0\.0 is not a loopback address.*mode: submission/,
+    ],
     ['the old listen: on a public address', 'listen:\n  - address: 0.0.0.0:2525\n', /not a loopback address/],
     ['a smart host allowing everyone', 'listeners:\n  - mode: smarthost\n    address: 0.0.0.0:25\n    allow: [10.0.0.0/8, 0.0.0.0/0]\n', /0\.0\.0\.0\/0 allows every address \(an open relay\)/],
     ['a smart host without an allowlist', 'listeners:\n  - mode: smarthost\n    address: 0.0.0.0:25\n', /listeners\.0\.allow/],
     ['submission without TLS', 'listeners:\n  - mode: submission\n    address: 0.0.0.0:587\n', /listeners\.0\.tls/],
-    ['a certificate that is not there', 'listeners:\n  - mode: submission\n    address: 127.0.0.1:0\n    tls: { cert: /nonexistent/cert.pem, key: /nonexistent/key.pem }\n', /cannot read the certificate \/nonexistent\/cert\.pem \(ENOENT\)/],
+    [
+      'a certificate that is not there',
+      'listeners:\n  - mode: submission\n    address: 127.0.0.1:0\n    tls: { cert: /nonexistent/cert.pem, key: /nonexistent/key.pem }\n',
+      /cannot read the certificate \/nonexistent\/cert\.pem \(ENOENT\)/,
+    ],
     ['listen: beside listeners:', 'listen:\n  - address: 127.0.0.1:2525\nlisteners:\n  - mode: local\n    address: 127.0.0.1:2526\n', /both listen: and listeners: are set/],
   ])('%s', (_n, yaml, re) => {
     const r = cli(['serve', '--config', config(yaml)]);

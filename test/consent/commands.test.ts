@@ -49,7 +49,15 @@ describe('consent commands', () => {
   });
 
   it('grant, withdraw, show and list survive reopening the store', async () => {
-    await grantConsent(store, { address: 'Alice@Example.com', scopes: parseScopes('opens,clicks'), source: 'webinar form', evidence: 'form v3, row 17', recordedBy: 'ops', at: '2026-10-01T09:00:00Z', until: '2027-10-01' });
+    await grantConsent(store, {
+      address: 'Alice@Example.com',
+      scopes: parseScopes('opens,clicks'),
+      source: 'webinar form',
+      evidence: 'form v3, row 17',
+      recordedBy: 'ops',
+      at: '2026-10-01T09:00:00Z',
+      until: '2027-10-01',
+    });
     await grantConsent(store, { address: 'bob@example.org', scopes: ['clicks'], source: 'crm import', recordedBy: 'import', at: '2026-10-02T09:00:00Z' });
     // withdrawal: only the address
     const w = await withdrawConsent(store, { address: 'alice@example.com', recordedBy: 'ops', at: '2026-10-03T09:00:00Z' });
@@ -75,12 +83,9 @@ describe('consent commands', () => {
       ].join('\n'),
     );
     expect(await listConsent(store)).toBe(
-      [
-        'address            consent  since                     events',
-        'alice@example.com  clicks   2026-10-04T09:00:00.000Z  3',
-        'bob@example.org    clicks   2026-10-02T09:00:00.000Z  1',
-        '',
-      ].join('\n'),
+      ['address            consent  since                     events', 'alice@example.com  clicks   2026-10-04T09:00:00.000Z  3', 'bob@example.org    clicks   2026-10-02T09:00:00.000Z  1', ''].join(
+        '\n',
+      ),
     );
   });
 

@@ -59,7 +59,16 @@ describe('domain-level consent (real SQLite file)', () => {
   });
 
   it('keeps the wording shown and the import provenance with each event', async () => {
-    const e = await store.record({ address: ALICE, action: 'grant', scopes: ['opens'], source: 'form', wordingVersion: 'form v3', wordingSha256: 'C'.repeat(64), importSha256: 'd'.repeat(64), importLine: 17 });
+    const e = await store.record({
+      address: ALICE,
+      action: 'grant',
+      scopes: ['opens'],
+      source: 'form',
+      wordingVersion: 'form v3',
+      wordingSha256: 'C'.repeat(64),
+      importSha256: 'd'.repeat(64),
+      importLine: 17,
+    });
     expect(e).toMatchObject({ wordingVersion: 'form v3', wordingSha256: 'c'.repeat(64), importSha256: 'd'.repeat(64), importLine: 17 });
     await store.close();
     store = new SqliteConsentStore(tmp.path, { now: () => NOW });

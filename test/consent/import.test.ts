@@ -138,7 +138,15 @@ describe('import and export against a real consent.db', () => {
   });
 
   it('export as CSV reads back through import into another store, domain records and wording included', async () => {
-    await store.record({ address: '@customer.example', action: 'grant', scopes: ['opens', 'clicks'], source: 'contract 2026-17', at: '2026-01-01', wordingVersion: 'DPA annex v2', wordingSha256: 'b'.repeat(64) });
+    await store.record({
+      address: '@customer.example',
+      action: 'grant',
+      scopes: ['opens', 'clicks'],
+      source: 'contract 2026-17',
+      at: '2026-01-01',
+      wordingVersion: 'DPA annex v2',
+      wordingSha256: 'b'.repeat(64),
+    });
     await store.record({ address: 'zoe@customer.example', action: 'withdraw', scopes: ['clicks'], source: 'reply "stop", with a comma', at: '2026-02-01' });
     await store.record({ address: '=cmd@evil.example', action: 'grant', scopes: ['clicks'], source: '=HYPERLINK("x")', at: '2026-02-02' });
     const csv = await exportConsent(store, 'csv');
@@ -151,7 +159,8 @@ describe('import and export against a real consent.db', () => {
       const p = planImport({ bytes: Buffer.from(csv), recordedBy: 'ops', now: NOW });
       expect(p.problems).toEqual([]);
       await importConsent(copy, p, { file: 'export.csv', dryRun: false });
-      const strip = (s: Awaited<ReturnType<typeof store.list>>) => s.map((x) => ({ address: x.address, consent: x.consent, history: x.history.map((e) => [e.action, e.scopes, e.source, e.at, e.wordingVersion, e.wordingSha256]) }));
+      const strip = (s: Awaited<ReturnType<typeof store.list>>) =>
+        s.map((x) => ({ address: x.address, consent: x.consent, history: x.history.map((e) => [e.action, e.scopes, e.source, e.at, e.wordingVersion, e.wordingSha256]) }));
       expect(strip(await copy.list())).toEqual(strip(await store.list()));
       const json = JSON.parse(await exportConsent(copy, 'json')) as { records: { address: string; consent: unknown }[] };
       expect(json.records.find((r) => r.address === 'zoe@customer.example')?.consent).toEqual({ opens: true, clicks: false });

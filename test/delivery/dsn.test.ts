@@ -3,9 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { buildDsn, extractHeaders } from '../../src/delivery/dsn.js';
 
-const ORIGINAL = Buffer.from(
-  'From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: quarterly numbers\r\nMessage-ID: <orig-1@example.com>\r\n\r\nsecret body\r\n',
-);
+const ORIGINAL = Buffer.from('From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: quarterly numbers\r\nMessage-ID: <orig-1@example.com>\r\n\r\nsecret body\r\n');
 
 /** Content-Type of each part of a one-level multipart message. */
 function partTypes(raw: Buffer): string[] {
@@ -49,9 +47,7 @@ describe('buildDsn', () => {
     const status = parsed.text ?? '';
     expect(status).toContain('Reporting-MTA: dns; relay.example.net\n');
     expect(status).toContain('Arrival-Date: Wed, 02 Jan 2030 03:04:05 +0000\n');
-    expect(status).toContain(
-      'Final-Recipient: rfc822; bob@example.org\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: user unknown\n',
-    );
+    expect(status).toContain('Final-Recipient: rfc822; bob@example.org\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: user unknown\n');
     expect(status).toContain('Final-Recipient: rfc822; carol@example.org\nAction: failed\nStatus: 4.4.1\n');
     // ...so check the MIME structure itself too: three parts, in RFC 3464 order.
     expect(partTypes(raw)).toEqual(['text/plain', 'message/delivery-status', 'text/rfc822-headers']);
@@ -87,9 +83,7 @@ describe('buildDsn', () => {
   });
 
   it('extractHeaders stops at the first empty line', () => {
-    expect(extractHeaders(ORIGINAL).toString()).toBe(
-      'From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: quarterly numbers\r\nMessage-ID: <orig-1@example.com>\r\n',
-    );
+    expect(extractHeaders(ORIGINAL).toString()).toBe('From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: quarterly numbers\r\nMessage-ID: <orig-1@example.com>\r\n');
     expect(extractHeaders(Buffer.from('A: 1\nB: 2\n\nbody')).toString()).toBe('A: 1\nB: 2\n');
   });
 });

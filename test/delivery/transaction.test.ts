@@ -15,9 +15,7 @@ const SENDER = 'alice@example.com';
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 
 function copy(consentClass: string, to: string[], from = SENDER): Copy {
-  const raw = Buffer.from(
-    `From: Alice <${SENDER}>\r\nTo: list@example.org\r\nSubject: copy for ${consentClass}\r\nMessage-ID: <m-${consentClass}@example.com>\r\n\r\nbody for ${consentClass}\r\n`,
-  );
+  const raw = Buffer.from(`From: Alice <${SENDER}>\r\nTo: list@example.org\r\nSubject: copy for ${consentClass}\r\nMessage-ID: <m-${consentClass}@example.com>\r\n\r\nbody for ${consentClass}\r\n`);
   return { consentClass, envelope: { from, to }, raw, messageId: `<m-${consentClass}@example.com>` };
 }
 
@@ -99,9 +97,7 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
   });
 
   it('nothing accepted, permanent and temporary mixed → 451', async () => {
-    up.setBehaviour((s) =>
-      s.stage === 'rcpt' ? (s.address.startsWith('a') ? reply(550, '5.1.1 unknown') : reply(451, '4.3.0 later')) : 'accept',
-    );
+    up.setBehaviour((s) => (s.stage === 'rcpt' ? (s.address.startsWith('a') ? reply(550, '5.1.1 unknown') : reply(451, '4.3.0 later')) : 'accept'));
     const r = await deliverTransaction([copy('opens', ['a@example.org']), copy('none', ['b@example.org'])], upstream, spool, opts);
     expect(r.code).toBe(451);
     expect(await spool.list()).toEqual([]);
@@ -199,7 +195,16 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
     expect(recorded).toHaveLength(4);
     expect(relayed).toMatchObject({ type: 'relayed', queueId: 'Q7', consentClass: 'none', recipients: ['ok@example.org'] });
     expect(spooled).toMatchObject({ type: 'spooled', queueId: 'Q7', recipients: ['busy@example.org'], spoolId: retry?.id, attempt: 1, response: expect.stringMatching(/^452 4\.2\.2 mailbox full/) });
-    expect(bounced).toMatchObject({ type: 'bounced', queueId: 'Q7', recipients: ['gone@example.org'], spoolId: null, attempt: 1, cause: 'permanent', dsn: { fate: 'queued', to: SENDER, spoolId: dsn?.id }, response: expect.stringMatching(/^550 5\.1\.1 user unknown/) });
+    expect(bounced).toMatchObject({
+      type: 'bounced',
+      queueId: 'Q7',
+      recipients: ['gone@example.org'],
+      spoolId: null,
+      attempt: 1,
+      cause: 'permanent',
+      dsn: { fate: 'queued', to: SENDER, spoolId: dsn?.id },
+      response: expect.stringMatching(/^550 5\.1\.1 user unknown/),
+    });
     expect(dsnDelivered).toMatchObject({ type: 'delivered-from-spool', queueId: 'Q7', consentClass: 'dsn', recipients: [SENDER], spoolId: dsn?.id, attempt: 1 });
   });
 
@@ -207,9 +212,7 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
     up.setBehaviour((s) => (s.stage === 'rcpt' && s.address !== SENDER ? reply(451, '4.4.2 connection dropped upstream') : 'accept'));
     const r = await deliverTransaction([copy('opens', ['a@example.org']), copy('none', ['b@example.org'])], upstream, spool, opts);
     expect(r.code).toBe(451); // nothing accepted: nothing spooled, client retries
-    up.setBehaviour((s) =>
-      s.stage === 'rcpt' && s.address === 'b@example.org' ? reply(451, '4.4.2 connection dropped upstream') : 'accept',
-    );
+    up.setBehaviour((s) => (s.stage === 'rcpt' && s.address === 'b@example.org' ? reply(451, '4.4.2 connection dropped upstream') : 'accept'));
     const r2 = await deliverTransaction([copy('opens', ['a@example.org']), copy('none', ['b@example.org'])], upstream, spool, opts);
     expect(r2.code).toBe(250);
 
@@ -227,9 +230,7 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
     expect(parsed.from?.value[0]?.address).toBe('MAILER-DAEMON@relay.test');
     expect(parsed.text).toContain('Final-Recipient: rfc822; b@example.org\nAction: failed\nStatus: 4.4.2\n');
     expect(parsed.text).toContain('Diagnostic-Code: smtp; 451 4.4.2 connection dropped upstream');
-    expect(parsed.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString()).toContain(
-      'Subject: copy for none',
-    );
+    expect(parsed.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString()).toContain('Subject: copy for none');
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['gave-up', 'dsn-sent']));
     // each attempt on record; the last one expired, and the DSN went to the sender at once
     expect(recorded.map((d) => [d.type, d.type === 'relayed' || d.type === 'rejected' ? null : d.attempt])).toEqual([
@@ -252,12 +253,7 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
 
   it('a permanent failure at retry time bounces at once; a partial success keeps only the rest', async () => {
     up.setBehaviour((s) => (s.stage === 'rcpt' && s.address !== 'a@example.org' ? reply(451, '4.3.0 later') : 'accept'));
-    await deliverTransaction(
-      [copy('opens', ['a@example.org']), copy('none', ['b@example.org', 'c@example.org', 'd@example.org'])],
-      upstream,
-      spool,
-      opts,
-    );
+    await deliverTransaction([copy('opens', ['a@example.org']), copy('none', ['b@example.org', 'c@example.org', 'd@example.org'])], upstream, spool, opts);
     up.setBehaviour((s) => {
       if (s.stage !== 'rcpt') return 'accept';
       if (s.address === 'c@example.org') return reply(550, '5.1.1 no such user');
@@ -293,12 +289,7 @@ describe('deliverTransaction and the spool worker over SMTP', () => {
     }
     const flaky = new FailSecondWrite(tmp.path);
     up.setBehaviour((s) => (s.stage === 'rcpt' && s.address !== 'a@example.org' ? reply(451, '4.3.0 later') : 'accept'));
-    const r = await deliverTransaction(
-      [copy('opens', ['a@example.org']), copy('none', ['b@example.org']), copy('clicks', ['c@example.org'])],
-      upstream,
-      flaky,
-      opts,
-    );
+    const r = await deliverTransaction([copy('opens', ['a@example.org']), copy('none', ['b@example.org']), copy('clicks', ['c@example.org'])], upstream, flaky, opts);
     expect(r).toMatchObject({ code: 451, enhanced: '4.3.0' });
     expect(await spool.list()).toEqual([]);
     expect(events.filter((e) => e.type === 'spool-rollback')).toHaveLength(1);

@@ -50,9 +50,7 @@ describe('SmtpUpstream', () => {
   });
 
   it('keeps per-recipient codes when every recipient is rejected', async () => {
-    up.setBehaviour((s) =>
-      s.stage === 'rcpt' ? (s.address.startsWith('soft') ? reply(450, '4.2.1 busy') : reply(550, '5.1.1 unknown')) : 'accept',
-    );
+    up.setBehaviour((s) => (s.stage === 'rcpt' ? (s.address.startsWith('soft') ? reply(450, '4.2.1 busy') : reply(550, '5.1.1 unknown')) : 'accept'));
     const out = await upstream.send(copy(['soft@example.org', 'hard@example.org']));
     expect(out.accepted).toEqual([]);
     expect(out.failed.map((f) => [f.recipient, f.code, f.temporary])).toEqual([

@@ -48,7 +48,11 @@ describe('upstream.tls', () => {
 
   it.each([
     ['plain text to a remote host', { tls: 'none' as const }, /upstream.tls: none would send mail to smtp.example.com in clear text.*allowPlaintext: true/],
-    ['a password in clear even when plain text is allowed', { tls: 'none' as const, allowPlaintext: true, auth: { user: 'u', passwordEnv: 'P' } }, /would send the password to smtp.example.com in clear text/],
+    [
+      'a password in clear even when plain text is allowed',
+      { tls: 'none' as const, allowPlaintext: true, auth: { user: 'u', passwordEnv: 'P' } },
+      /would send the password to smtp.example.com in clear text/,
+    ],
     ['allowPlaintext without tls: none', { allowPlaintext: true }, /allowPlaintext only applies to upstream.tls: none/],
     ['a CA file for a plain-text upstream', { host: '127.0.0.1', caFile: '/etc/cr/ca.pem' }, /need TLS/],
     ['an unreadable CA file', { caFile: '/etc/cr/missing.pem' }, /upstream.caFile \/etc\/cr\/missing.pem cannot be read \(ENOENT\)/],
@@ -66,9 +70,7 @@ describe('upstream.tls', () => {
   });
 
   it('warns at start when plain text to a remote upstream is allowed', () => {
-    expect(decide({ tls: 'none', allowPlaintext: true }).warnings).toEqual([
-      'upstream.allowPlaintext: mail to smtp.example.com leaves in clear text, readable and changeable by anyone on the path',
-    ]);
+    expect(decide({ tls: 'none', allowPlaintext: true }).warnings).toEqual(['upstream.allowPlaintext: mail to smtp.example.com leaves in clear text, readable and changeable by anyone on the path']);
   });
 });
 

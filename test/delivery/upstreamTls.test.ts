@@ -52,10 +52,7 @@ async function upstreamServer(opts: StartUpstreamOptions): Promise<RecordingUpst
 
 /** The relay's side: security as `upstream.*` would configure it, session failures collected. */
 function relaySide(up: RecordingUpstream, cfg: Partial<UpstreamSecurityConfig>, env: NodeJS.ProcessEnv = {}): { upstream: SmtpUpstream; failures: SessionFailure[] } {
-  const security = resolveUpstreamSecurity(
-    { host: HOST, tls: 'starttls', allowPlaintext: false, serverName: NAME, ...cfg },
-    { readFile: (p) => readFileSync(p), modeOf: () => 0o600, env },
-  );
+  const security = resolveUpstreamSecurity({ host: HOST, tls: 'starttls', allowPlaintext: false, serverName: NAME, ...cfg }, { readFile: (p) => readFileSync(p), modeOf: () => 0o600, env });
   const failures: SessionFailure[] = [];
   const upstream = new SmtpUpstream({ host: up.host, port: up.port, security, name: 'relay.test', connectionTimeoutMs: 3000, onSessionFailure: (f) => failures.push(f) });
   open.push(upstream);

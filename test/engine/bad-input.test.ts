@@ -195,7 +195,10 @@ const CASES: readonly Case[] = [
   // --- transfer encodings -----------------------------------------------------------------------
   {
     name: 'broken base64 in an html part',
-    raw: () => message(multipart('alternative', [plain(), { headers: ['Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: base64'], body: bytes('PGh0bWw+!!not*base64<img src="x">\r\n') }], 'b64')),
+    raw: () =>
+      message(
+        multipart('alternative', [plain(), { headers: ['Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: base64'], body: bytes('PGh0bWw+!!not*base64<img src="x">\r\n') }], 'b64'),
+      ),
     expect: { outcome: 'refused', code: 'ENCODING_BROKEN', smtpClass: 5, part: 'part 2', message: /base64/ },
   },
   {
@@ -219,7 +222,20 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'unknown Content-Transfer-Encoding on an attachment (left alone)',
-    raw: () => message(multipart('mixed', [html(), { headers: ['Content-Type: application/octet-stream; name="a.bin"', 'Content-Disposition: attachment; filename="a.bin"', 'Content-Transfer-Encoding: x-uuencode'], body: bytes('begin 644 a.bin\r\n#0V%T\r\n`\r\nend\r\n') }], 'cte')),
+    raw: () =>
+      message(
+        multipart(
+          'mixed',
+          [
+            html(),
+            {
+              headers: ['Content-Type: application/octet-stream; name="a.bin"', 'Content-Disposition: attachment; filename="a.bin"', 'Content-Transfer-Encoding: x-uuencode'],
+              body: bytes('begin 644 a.bin\r\n#0V%T\r\n`\r\nend\r\n'),
+            },
+          ],
+          'cte',
+        ),
+      ),
     expect: { outcome: 'processed', absent: [PIXEL_MAILCHIMP] },
   },
 
@@ -265,7 +281,14 @@ const CASES: readonly Case[] = [
   },
   {
     name: '900 parts, each with a pixel',
-    raw: () => message(multipart('mixed', Array.from({ length: 900 }, (_, i) => html({}, `<p>part ${i}</p>${img(PIXEL_SENDGRID)}`)), 'many')),
+    raw: () =>
+      message(
+        multipart(
+          'mixed',
+          Array.from({ length: 900 }, (_, i) => html({}, `<p>part ${i}</p>${img(PIXEL_SENDGRID)}`)),
+          'many',
+        ),
+      ),
     expect: {
       outcome: 'processed',
       absent: [PIXEL_SENDGRID],
@@ -275,7 +298,14 @@ const CASES: readonly Case[] = [
   },
   {
     name: '5000 parts (over the limit)',
-    raw: () => message(multipart('mixed', Array.from({ length: 5000 }, (_, i) => plain(`part ${i}\r\n`)), 'many')),
+    raw: () =>
+      message(
+        multipart(
+          'mixed',
+          Array.from({ length: 5000 }, (_, i) => plain(`part ${i}\r\n`)),
+          'many',
+        ),
+      ),
     expect: { outcome: 'refused', code: 'MESSAGE_TOO_COMPLEX', smtpClass: 5 },
     timeout: 60_000,
   },
@@ -308,10 +338,7 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'two Content-Type headers that disagree (a client might render the one not inspected)',
-    raw: () =>
-      bytes(
-        `From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n\r\n${img(PIXEL_MAILCHIMP)}\r\n`,
-      ),
+    raw: () => bytes(`From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n\r\n${img(PIXEL_MAILCHIMP)}\r\n`),
     expect: { outcome: 'refused', code: 'MIME_MALFORMED', smtpClass: 5, message: /conflicting Content-Type/ },
   },
   {
@@ -354,7 +381,12 @@ const CASES: readonly Case[] = [
   // --- line endings and degenerate messages ----------------------------------------------------
   {
     name: 'LF-only line endings (output is CRLF)',
-    raw: () => bytes(message(multipart('alternative', [plain(), html()], 'lf')).toString('latin1').replace(/\r\n/g, '\n')),
+    raw: () =>
+      bytes(
+        message(multipart('alternative', [plain(), html()], 'lf'))
+          .toString('latin1')
+          .replace(/\r\n/g, '\n'),
+      ),
     expect: { outcome: 'processed', absent: [PIXEL_MAILCHIMP], present: [LEGIT_IMAGE] },
   },
   {

@@ -15,14 +15,14 @@ function message(fields: string): Buffer {
 }
 
 describe('duplicate MIME fields', () => {
-  it.each([
-    ['Content-Type: text/html; charset=utf-8\r\nContent-type:TEXT/HTML\r\n'],
-    ['Content-Type: text/html\r\nContent-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding:7-bit\r\n'],
-  ])('that agree are read, and the tracker removed: %j', async (fields) => {
-    const r = await rewriteMessage(message(fields), { consent: NO_CONSENT, rules });
-    expect(r.findings.map((f) => f.technique)).toContain('img');
-    expect(r.output.toString('latin1')).not.toContain('mandrillapp.com');
-  });
+  it.each([['Content-Type: text/html; charset=utf-8\r\nContent-type:TEXT/HTML\r\n'], ['Content-Type: text/html\r\nContent-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding:7-bit\r\n']])(
+    'that agree are read, and the tracker removed: %j',
+    async (fields) => {
+      const r = await rewriteMessage(message(fields), { consent: NO_CONSENT, rules });
+      expect(r.findings.map((f) => f.technique)).toContain('img');
+      expect(r.output.toString('latin1')).not.toContain('mandrillapp.com');
+    },
+  );
 
   it.each([
     ['Content-Type: text/html\r\nContent-Type: text/plain\r\n', /conflicting Content-Type/],

@@ -32,7 +32,9 @@ interface Sample {
 function samples(): Sample[] {
   const out: Sample[] = [];
   const golden = join(root, 'fixtures', 'golden');
-  for (const f of readdirSync(golden).filter((n) => n.endsWith('.eml')).sort()) {
+  for (const f of readdirSync(golden)
+    .filter((n) => n.endsWith('.eml'))
+    .sort()) {
     const yaml = YAML.parse(readFileSync(join(golden, f.replace(/\.eml$/, '.yaml')), 'utf8')) as { recipient?: string };
     out.push({ name: `golden/${f}`, raw: readFileSync(join(golden, f)), recipient: yaml.recipient });
   }

@@ -14,7 +14,9 @@ import { loadRules } from '../../src/rewrite/rules/index.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
 
 const dir = join(import.meta.dirname, '..', '..', 'fixtures', 'golden');
-const names = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.eml'))
+  .sort();
 const rules = loadRules();
 const NONE = { opens: false, clicks: false };
 const TRACE = Buffer.from('Received: from client ([127.0.0.1])\r\n\tby relay.test (consent-relay) with ESMTP id x; Mon, 30 Nov 2026 05:00:00 +0000\r\n');

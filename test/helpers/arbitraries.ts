@@ -89,7 +89,13 @@ function pieceArb(charset: Charset, html: boolean): fc.Arbitrary<Piece> {
   if (!html) return fc.oneof(...common);
   return fc.oneof(
     ...common,
-    fc.record({ kind: fc.constant('pixel' as const), vendor: fc.constantFrom('mailchimp' as const, 'sendgrid' as const, 'hubspot' as const), token, style: fc.constantFrom('tiny' as const, 'none' as const, 'hidden' as const, 'css' as const), amp }),
+    fc.record({
+      kind: fc.constant('pixel' as const),
+      vendor: fc.constantFrom('mailchimp' as const, 'sendgrid' as const, 'hubspot' as const),
+      token,
+      style: fc.constantFrom('tiny' as const, 'none' as const, 'hidden' as const, 'css' as const),
+      amp,
+    }),
     fc.record({ kind: fc.constant('image' as const), word: fc.constantFrom(...WORDS), n: fc.nat(999) }),
   );
 }
@@ -202,7 +208,9 @@ export function buildMessage(spec: MessageSpec): BuiltMessage {
       case 'file': {
         const ext = n.type.split('/')[1] ?? 'bin';
         const p = attachment(n.type, `file-${boundaries}.${ext}`, Buffer.from(n.data));
-        return n.inline ? { headers: [...p.headers.filter((h) => !h.startsWith('Content-Disposition')), `Content-ID: <img${boundaries}@example.com>`, 'Content-Disposition: inline'], body: p.body } : p;
+        return n.inline
+          ? { headers: [...p.headers.filter((h) => !h.startsWith('Content-Disposition')), `Content-ID: <img${boundaries}@example.com>`, 'Content-Disposition: inline'], body: p.body }
+          : p;
       }
       case 'html': {
         const body = n.pieces.map((p) => renderPiece(p, true)).join(CRLF);
@@ -214,6 +222,13 @@ export function buildMessage(spec: MessageSpec): BuiltMessage {
   };
 
   const root = build(spec.root);
-  const top = ['From: "Sender" <sender@example.com>', 'To: alice@example.org', `Subject: =?utf-8?B?${Buffer.from(spec.subject.join(' ')).toString('base64')}?=`, 'Date: Tue, 11 Jun 2024 14:02:11 +0000', 'Message-ID: <prop@example.com>', 'MIME-Version: 1.0'];
+  const top = [
+    'From: "Sender" <sender@example.com>',
+    'To: alice@example.org',
+    `Subject: =?utf-8?B?${Buffer.from(spec.subject.join(' ')).toString('base64')}?=`,
+    'Date: Tue, 11 Jun 2024 14:02:11 +0000',
+    'Message-ID: <prop@example.com>',
+    'MIME-Version: 1.0',
+  ];
   return { raw: message(root, top), trackerMarkers: TRACKER_MARKERS, keep, texts, trackers };
 }

@@ -110,8 +110,7 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Re
   const host = opts.host ?? '127.0.0.1';
   const tls = opts.tls;
 
-  const toError = (v: Exclude<Verdict, 'accept'>): Error & { responseCode: number } =>
-    Object.assign(new Error(v.message), { responseCode: v.code });
+  const toError = (v: Exclude<Verdict, 'accept'>): Error & { responseCode: number } => Object.assign(new Error(v.message), { responseCode: v.code });
 
   const txFor = (session: SMTPServerSession): Transaction => {
     let tx = transactions.get(session.id);

@@ -11,16 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAddress } from 'smtp-server';
 import nodemailer from 'nodemailer';
-import {
-  availableTools,
-  postfixSendmail,
-  requireTools,
-  sendViaSwaks,
-  smtpDataBytes,
-  startPostfix,
-  stopAllPostfix,
-  type PostfixInstance,
-} from './postfix.js';
+import { availableTools, postfixSendmail, requireTools, sendViaSwaks, smtpDataBytes, startPostfix, stopAllPostfix, type PostfixInstance } from './postfix.js';
 
 interface Recorded {
   readonly from: string;
@@ -203,10 +194,7 @@ describe('interop harness', () => {
   });
 
   it('(c) swaks → Postfix → relayhost, with two instances running at once', async () => {
-    const [a, b] = await Promise.all([
-      startPostfix({ relayhost: `127.0.0.1:${recorder.port}`, name: 'one' }),
-      startPostfix({ relayhost: `127.0.0.1:${recorder.port}`, name: 'two' }),
-    ]);
+    const [a, b] = await Promise.all([startPostfix({ relayhost: `127.0.0.1:${recorder.port}`, name: 'one' }), startPostfix({ relayhost: `127.0.0.1:${recorder.port}`, name: 'two' })]);
     if (!a || !b) throw new Error('unreachable');
     instances.push(a, b);
     expect(a.port).not.toBe(b.port);

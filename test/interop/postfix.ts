@@ -176,10 +176,7 @@ export interface ResolvedTools {
 export function requireTools(): ResolvedTools {
   const t = availableTools();
   if (t.missing.length > 0 || !t.swaks || !t.postfix || !t.postconf || !t.sendmail || !t.postqueue) {
-    throw new Error(
-      `interop tests need swaks and postfix, run as root: ${t.missing.join('; ')}.\n` +
-        `Install them with: sudo bash .ci/install-interop.sh`,
-    );
+    throw new Error(`interop tests need swaks and postfix, run as root: ${t.missing.join('; ')}.\n` + `Install them with: sudo bash .ci/install-interop.sh`);
   }
   return { swaks: t.swaks, postfix: t.postfix, postconf: t.postconf, sendmail: t.sendmail, postqueue: t.postqueue };
 }
@@ -388,20 +385,14 @@ function bracketRelayhost(relayhost: string): string {
 }
 
 function sanitizeName(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return s === '' ? 'pf' : s;
 }
 
-function mainCf(o: {
-  name: string;
-  dir: string;
-  configDir: string;
-  queueDir: string;
-  dataDir: string;
-  maillog: string;
-  relayhost: string;
-  extra: Readonly<Record<string, string>>;
-}): string {
+function mainCf(o: { name: string; dir: string; configDir: string; queueDir: string; dataDir: string; maillog: string; relayhost: string; extra: Readonly<Record<string, string>> }): string {
   const settings: Record<string, string> = {
     compatibility_level: '3.6',
     config_directory: o.configDir,
@@ -479,11 +470,7 @@ function masterCf(port: number): string {
     ['scache', 'unix', '-', '-', 'n', '-', '1', 'scache'],
     ['postlog', 'unix-dgram', 'n', '-', 'n', '-', '1', 'postlogd'],
   ];
-  return (
-    '# Private Postfix test instance: chroot = n everywhere, smtpd on loopback only.\n' +
-    rows.map((r) => r.join('\t')).join('\n') +
-    '\n'
-  );
+  return '# Private Postfix test instance: chroot = n everywhere, smtpd on loopback only.\n' + rows.map((r) => r.join('\t')).join('\n') + '\n';
 }
 
 function readPid(queueDir: string): number | undefined {
@@ -567,9 +554,12 @@ async function postfixIds(): Promise<{ postfixUid: number; postfixGid: number; p
 async function layOutQueue(queueDir: string, dataDir: string): Promise<void> {
   const { postfixUid, postdropGid } = await postfixIds();
   const dirs: Array<[string, number, number, number]> = [
-    ...['active', 'bounce', 'corrupt', 'defer', 'deferred', 'flush', 'hold', 'incoming', 'private', 'saved', 'trace'].map(
-      (d): [string, number, number, number] => [join(queueDir, d), postfixUid, 0, 0o700],
-    ),
+    ...['active', 'bounce', 'corrupt', 'defer', 'deferred', 'flush', 'hold', 'incoming', 'private', 'saved', 'trace'].map((d): [string, number, number, number] => [
+      join(queueDir, d),
+      postfixUid,
+      0,
+      0o700,
+    ]),
     [join(queueDir, 'maildrop'), postfixUid, postdropGid, 0o730],
     [join(queueDir, 'public'), postfixUid, postdropGid, 0o710],
     [join(queueDir, 'pid'), 0, 0, 0o755],
@@ -689,9 +679,7 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<PostfixIn
       } catch (e) {
         listing = String(e);
       }
-      throw new Error(
-        `postfix '${name}': queue not empty after ${timeoutMs} ms\n${listing}\n--- log tail ---\n${logs().split('\n').slice(-40).join('\n')}`,
-      );
+      throw new Error(`postfix '${name}': queue not empty after ${timeoutMs} ms\n${listing}\n--- log tail ---\n${logs().split('\n').slice(-40).join('\n')}`);
     },
     async reconfigure(settings): Promise<void> {
       const args = ['-c', configDir, '-e', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)];

@@ -130,7 +130,11 @@ describe('Postfix as the upstream', () => {
   });
 
   it("passes Postfix's permanent rejection back to the client", async () => {
-    const pf = await startPostfix({ relayhost: `127.0.0.1:${up.port}`, name: 'strict', config: { smtpd_recipient_restrictions: 'check_recipient_access inline:{ blocked@example.org=REJECT }, permit_mynetworks, reject' } });
+    const pf = await startPostfix({
+      relayhost: `127.0.0.1:${up.port}`,
+      name: 'strict',
+      config: { smtpd_recipient_restrictions: 'check_recipient_access inline:{ blocked@example.org=REJECT }, permit_mynetworks, reject' },
+    });
     postfixes.push(pf);
     await startRelayTo(pf.port);
     const res = await send(relay.port, 'sales@example.com', ['blocked@example.org'], MESSAGE);

@@ -41,7 +41,12 @@ describe('base64 bodies', () => {
   it('round-trips with 76-char lines', () => {
     const text = Buffer.from('<html>'.repeat(100));
     const enc = encodeBody(text, 'base64');
-    expect(enc.toString('latin1').split('\r\n').every((l) => l.length <= 76)).toBe(true);
+    expect(
+      enc
+        .toString('latin1')
+        .split('\r\n')
+        .every((l) => l.length <= 76),
+    ).toBe(true);
     expect(decodeBody(enc, 'base64', '1').equals(text)).toBe(true);
   });
 
@@ -58,7 +63,12 @@ describe('base64 bodies', () => {
 });
 
 describe('transfer encoding names', () => {
-  it.each([[undefined, '7bit'], ['BASE64', 'base64'], [' Quoted-Printable ', 'quoted-printable'], ['8bit', '8bit']] as const)('%s -> %s', (v, want) => {
+  it.each([
+    [undefined, '7bit'],
+    ['BASE64', 'base64'],
+    [' Quoted-Printable ', 'quoted-printable'],
+    ['8bit', '8bit'],
+  ] as const)('%s -> %s', (v, want) => {
     expect(transferEncoding(v, '1')).toBe(want);
   });
   it.each([
@@ -77,9 +87,12 @@ describe('transfer encoding names', () => {
   ] as const)('identity and known spellings as clients read them: %j -> %s', (v, want) => {
     expect(transferEncoding(v, '1')).toBe(want);
   });
-  it.each(['x-uuencode', 'uuencode', 'x-yenc', 'base-64', 'quoted printable', '"base64"', 'base64;', '"quoted-printable"', '9bit', '7bitt', 'bit7', 'gzip'])('refuses an unknown encoding %j (fail closed)', (v) => {
-    expect(() => transferEncoding(v, '2')).toThrow(/unknown Content-Transfer-Encoding/);
-  });
+  it.each(['x-uuencode', 'uuencode', 'x-yenc', 'base-64', 'quoted printable', '"base64"', 'base64;', '"quoted-printable"', '9bit', '7bitt', 'bit7', 'gzip'])(
+    'refuses an unknown encoding %j (fail closed)',
+    (v) => {
+      expect(() => transferEncoding(v, '2')).toThrow(/unknown Content-Transfer-Encoding/);
+    },
+  );
 });
 
 describe('charsets', () => {

@@ -71,7 +71,7 @@ describe('consent changes reach the relay while it serves', () => {
     expect(await lastCopy(2)).not.toContain(PIXEL);
   });
 
-  it('a domain grant covers the domain; a colleague\'s individual withdrawal still wins', async () => {
+  it("a domain grant covers the domain; a colleague's individual withdrawal still wins", async () => {
     await operator(async (s) => {
       await grantConsent(s, { address: '@customer.example', scopes: ['opens', 'clicks'], source: 'customer contract 2026-17' });
       await withdrawConsent(s, { address: 'carol@customer.example', scopes: ['opens'] });

@@ -101,7 +101,13 @@ describe('a data directory others can enter', () => {
     expect(oneErrorLine(serve)).toMatch(want);
 
     if (!allCommands) return;
-    for (const args of [['consent', 'grant', 'a@example.org', '--scope', 'opens', '--source', 'test'], ['consent', 'list'], ['audit', 'list'], ['queue', 'list'], ['scan', '-', '--recipient', 'a@example.org']]) {
+    for (const args of [
+      ['consent', 'grant', 'a@example.org', '--scope', 'opens', '--source', 'test'],
+      ['consent', 'list'],
+      ['audit', 'list'],
+      ['queue', 'list'],
+      ['scan', '-', '--recipient', 'a@example.org'],
+    ]) {
       const r = cli([...args, '--data-dir', data], { input: MESSAGE });
       expect(r.status, args.join(' ')).toBe(78);
       expect(oneErrorLine(r)).toMatch(want);
@@ -134,7 +140,10 @@ describe('files and directories the relay makes are private', () => {
     await log.append([]);
     await log.close();
     mkdirSync(join(data, 'spool'));
-    writeFileSync(join(data, 'spool', '0000000000-00000000.msg'), `${JSON.stringify({ envelope: { from: 'a@example.com', to: ['x@example.org'] }, consentClass: '', messageId: null, attempts: 1, firstAttemptAt: new Date().toISOString(), nextAttemptAt: '2999-01-01T00:00:00.000Z', lastError: null, failures: [] })}\nSubject: x\r\n\r\nx\r\n`);
+    writeFileSync(
+      join(data, 'spool', '0000000000-00000000.msg'),
+      `${JSON.stringify({ envelope: { from: 'a@example.com', to: ['x@example.org'] }, consentClass: '', messageId: null, attempts: 1, firstAttemptAt: new Date().toISOString(), nextAttemptAt: '2999-01-01T00:00:00.000Z', lastError: null, failures: [] })}\nSubject: x\r\n\r\nx\r\n`,
+    );
     for (const f of ['consent.db', 'audit.db', 'audit.key', 'spool/0000000000-00000000.msg']) chmodSync(join(data, f), 0o644);
     chmodSync(join(data, 'spool'), 0o755);
 

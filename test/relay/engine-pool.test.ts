@@ -30,7 +30,14 @@ describe('the engine in worker threads', () => {
     await grant(tmp.path, 'full@example.org', ['opens', 'clicks']);
     await grant(tmp.path, 'clicks@example.org', ['clicks']);
     const to = ['full@example.org', 'clicks@example.org', 'none@example.org', 'other@example.org'];
-    const messages = ['50-newsletter-large.eml', '01-mailchimp-newsletter-qp.eml', '03-sendgrid-base64-html.eml', '09-sparkpost-iso-8859-1.eml', '45-legit-plaintext-only.eml', '08-postmark-receipt-pdf.eml'].map(fixture);
+    const messages = [
+      '50-newsletter-large.eml',
+      '01-mailchimp-newsletter-qp.eml',
+      '03-sendgrid-base64-html.eml',
+      '09-sparkpost-iso-8859-1.eml',
+      '45-legit-plaintext-only.eml',
+      '08-postmark-receipt-pdf.eml',
+    ].map(fixture);
     const copies = async (engine: Record<string, unknown>): Promise<Map<string, string>> => {
       const r = await relay(engine);
       const before = up.received.length;
@@ -45,7 +52,9 @@ describe('the engine in worker threads', () => {
     expect([...pooled.keys()].sort()).toEqual([...inline.keys()].sort());
     for (const [k, v] of inline) expect(pooled.get(k), k).toBe(v);
     // the filtered copies really are filtered (not the input passed back): the newsletter differs by class
-    const subject = fixture('50-newsletter-large.eml').toString('latin1').match(/^Subject: .*$/m)![0];
+    const subject = fixture('50-newsletter-large.eml')
+      .toString('latin1')
+      .match(/^Subject: .*$/m)![0];
     expect(pooled.get(`${subject} none@example.org,other@example.org`)).not.toBe(pooled.get(`${subject} full@example.org`));
   });
 

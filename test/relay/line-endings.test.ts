@@ -151,7 +151,12 @@ describe('the upstream receives the engine output byte for byte', () => {
     const r = await relay();
     const lines = DOTS.split('\r\n').length - 1;
     // the last line keeps its CRLF: the raw client ends data with CRLF.CRLF, which would add one
-    const res = await rawSend(r.port, 'news@example.com', ['full@example.org'], withEndings(Buffer.from(DOTS), (i) => (i === lines - 1 ? '\r\n' : i % 2 ? '\n' : '\r')));
+    const res = await rawSend(
+      r.port,
+      'news@example.com',
+      ['full@example.org'],
+      withEndings(Buffer.from(DOTS), (i) => (i === lines - 1 ? '\r\n' : i % 2 ? '\n' : '\r')),
+    );
     expect(res.code, res.text).toBe(250);
     const [got] = await up.waitFor(1, 5000);
     expect(withoutTrace(got!.raw).toString('latin1')).toBe(DOTS);
@@ -178,44 +183,43 @@ const CLASSES: Array<{ address: string; consent: Consent }> = [
 ];
 
 describe('property: what the upstream receives has nothing left to remove', () => {
-  it(
-    'random line endings in tracker-bearing golden messages, any consent class',
-    async () => {
-      expect(trackerFixtures.length).toBeGreaterThan(20);
-      await grant(tmp.path, 'opens@example.org', ['opens']);
-      await grant(tmp.path, 'clicks@example.org', ['clicks']);
-      const r = await relay();
-      let accepted = 0;
-      let runs = 0;
-      await fc.assert(
-        fc.asyncProperty(
-          fc.constantFrom(...trackerFixtures),
-          fc.constantFrom(...CLASSES),
-          fc.array(fc.constantFrom<Ending>('\r\n', '\n', '\r'), { minLength: 1, maxLength: 64 }),
-          async (fixture, cls, endings) => {
-            runs++;
-            const before = up.received.length;
-            const data = withEndings(fixture.raw, (i) => endings[i % endings.length]!);
-            const res = await rawSend(r.port, 'news@example.com', [cls.address], data);
-            if (res.code !== 250) {
-              // refused is fail-closed; but it must be a refusal, not something in between
-              expect(res.code, `${fixture.name}: ${res.text}`).toBeGreaterThanOrEqual(400);
-              return;
-            }
-            accepted++;
-            const got = (await up.waitFor(before + 1, 5000))[before]!;
-            expect(isCanonical(got.raw), fixture.name).toBe(true);
-            const again = await rewriteMessage(got.raw, { consent: cls.consent, rules, recipients: [cls.address] });
-            const left = again.findings.filter((f) => f.action !== 'keep');
-            expect(left.map((f) => `${f.ruleId} ${f.url}`), `${fixture.name} as ${cls.address}`).toEqual([]);
-            expect(again.changed).toBe(false);
-          },
-        ),
-        { seed: 20261130, numRuns: 40 },
-      );
-      // the property is about accepted messages: make sure it was not vacuously true
-      expect(accepted).toBeGreaterThan(runs * 0.8);
-    },
-    180_000,
-  );
+  it('random line endings in tracker-bearing golden messages, any consent class', async () => {
+    expect(trackerFixtures.length).toBeGreaterThan(20);
+    await grant(tmp.path, 'opens@example.org', ['opens']);
+    await grant(tmp.path, 'clicks@example.org', ['clicks']);
+    const r = await relay();
+    let accepted = 0;
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...trackerFixtures),
+        fc.constantFrom(...CLASSES),
+        fc.array(fc.constantFrom<Ending>('\r\n', '\n', '\r'), { minLength: 1, maxLength: 64 }),
+        async (fixture, cls, endings) => {
+          runs++;
+          const before = up.received.length;
+          const data = withEndings(fixture.raw, (i) => endings[i % endings.length]!);
+          const res = await rawSend(r.port, 'news@example.com', [cls.address], data);
+          if (res.code !== 250) {
+            // refused is fail-closed; but it must be a refusal, not something in between
+            expect(res.code, `${fixture.name}: ${res.text}`).toBeGreaterThanOrEqual(400);
+            return;
+          }
+          accepted++;
+          const got = (await up.waitFor(before + 1, 5000))[before]!;
+          expect(isCanonical(got.raw), fixture.name).toBe(true);
+          const again = await rewriteMessage(got.raw, { consent: cls.consent, rules, recipients: [cls.address] });
+          const left = again.findings.filter((f) => f.action !== 'keep');
+          expect(
+            left.map((f) => `${f.ruleId} ${f.url}`),
+            `${fixture.name} as ${cls.address}`,
+          ).toEqual([]);
+          expect(again.changed).toBe(false);
+        },
+      ),
+      { seed: 20261130, numRuns: 40 },
+    );
+    // the property is about accepted messages: make sure it was not vacuously true
+    expect(accepted).toBeGreaterThan(runs * 0.8);
+  }, 180_000);
 });

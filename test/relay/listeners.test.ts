@@ -139,7 +139,22 @@ describe('submission listener: TLS, then AUTH, then only your own senders', () =
     c.close();
 
     // swaks without STARTTLS is offered no AUTH and sends no credentials; after STARTTLS it is offered
-    const clear = await swaks(['--server', `127.0.0.1:${port}`, '--local-interface', '127.0.0.3', '--from', 'alice@example.com', '--to', 'bob@example.org', '--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', PASSWORD]);
+    const clear = await swaks([
+      '--server',
+      `127.0.0.1:${port}`,
+      '--local-interface',
+      '127.0.0.3',
+      '--from',
+      'alice@example.com',
+      '--to',
+      'bob@example.org',
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      'alice',
+      '--auth-password',
+      PASSWORD,
+    ]);
     expect(clear.status).not.toBe(0);
     expect(clear.out).toMatch(/did not advertise authentication/i);
     expect(clear.out).not.toMatch(/-> AUTH/);
@@ -153,7 +168,23 @@ describe('submission listener: TLS, then AUTH, then only your own senders', () =
     const file = join(scene.tmp.path, 'msg.eml');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(file, MESSAGE);
-    const s = await swaks(['--server', `127.0.0.1:${port}`, '--tls', '--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', PASSWORD, '--from', 'alice@example.com', '--to', 'bob@example.org', '--data', file]);
+    const s = await swaks([
+      '--server',
+      `127.0.0.1:${port}`,
+      '--tls',
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      'alice',
+      '--auth-password',
+      PASSWORD,
+      '--from',
+      'alice@example.com',
+      '--to',
+      'bob@example.org',
+      '--data',
+      file,
+    ]);
     expect(s.status, s.out).toBe(0);
     expect(s.out).toMatch(/<~\s+235 2\.7\.0 Authentication successful/);
     const login = await submit(port, { user: 'alice', pass: PASSWORD, from: 'Anyone@Sales.Example.com', method: 'LOGIN' });
@@ -234,7 +265,21 @@ describe('submission listener: TLS, then AUTH, then only your own senders', () =
 
   it('recipients beyond the per-minute limit get 451 4.7.1 at RCPT', async () => {
     const port = await submission({ userRecipientsPerMinute: 3 });
-    const s = await swaks(['--server', `127.0.0.1:${port}`, '--tls', '--auth', 'LOGIN', '--auth-user', 'alice', '--auth-password', PASSWORD, '--from', 'alice@example.com', '--to', 'a@example.org,b@example.org,c@example.org,d@example.org']);
+    const s = await swaks([
+      '--server',
+      `127.0.0.1:${port}`,
+      '--tls',
+      '--auth',
+      'LOGIN',
+      '--auth-user',
+      'alice',
+      '--auth-password',
+      PASSWORD,
+      '--from',
+      'alice@example.com',
+      '--to',
+      'a@example.org,b@example.org,c@example.org,d@example.org',
+    ]);
     expect(serverLines(s.out).filter((l) => /^451 4\.7\.1 too many recipients per minute/.test(l))).toHaveLength(1);
     const [copy] = await scene.up.waitFor(1, 5000);
     expect(copy!.to).toEqual(['a@example.org', 'b@example.org', 'c@example.org']);

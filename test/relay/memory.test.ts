@@ -22,7 +22,9 @@ const MAILCHIMP = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures',
 
 /** An HTML part with a tracking pixel and a base64 attachment of about `size` bytes. */
 function withAttachment(size: number): Buffer {
-  const b64 = randomBytes(Math.floor((size * 3) / 4)).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const b64 = randomBytes(Math.floor((size * 3) / 4))
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
   return Buffer.from(
     [
       'From: a@example.com',

@@ -103,7 +103,10 @@ describe('operations', () => {
       const port = await freePort();
       const relay = await spawnRelay(['--config', configFile(port, upPort)]);
       procs.push(relay);
-      const line = relay.log().split('\n').find((l) => l.includes('listening on'))!;
+      const line = relay
+        .log()
+        .split('\n')
+        .find((l) => l.includes('listening on'))!;
       expect(JSON.parse(line).msg).toBe(`consent-relay listening on 127.0.0.1:${port}, delivering to 127.0.0.1:${upPort} (enforce mode)`);
 
       const pending = send(port, 'sales@example.com', ['a@example.org'], MESSAGE);

@@ -358,7 +358,7 @@ describe('fail closed', () => {
     for (const thrown of [new Error('disk I/O error'), new RelayError('USAGE', 'unknown consent scope "x"')]) {
       const failing: ConsentStore = {
         ...emptyConsentStore(),
-      ...emptyConsentStore(),
+        ...emptyConsentStore(),
         lookup: async () => {
           throw thrown;
         },

@@ -20,7 +20,10 @@ const CLICK = 'https://example.us5.list-manage.com/track/click?u=8a2f6c0e4d1b3a5
 
 /** A newsletter with trackers, a picture and a large base64 attachment (`size` bytes of it). */
 function largeMessage(size: number): { raw: Buffer; attachment: string } {
-  const attachment = randomBytes(Math.floor((size * 3) / 4)).toString('base64').replace(/.{76}/g, '$&\r\n').replace(/\r\n$/, '');
+  const attachment = randomBytes(Math.floor((size * 3) / 4))
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n')
+    .replace(/\r\n$/, '');
   const raw = Buffer.from(
     [
       'From: Reports <reports@example.com>',
@@ -106,7 +109,13 @@ describe('large messages are streamed', () => {
   it('an unchanged large message (no tracker in it) is delivered as it came', async () => {
     const r = await relay();
     const { raw } = largeMessage(4_000_000);
-    const clean = Buffer.from(raw.toString('latin1').replace(/<a href=3D"[^"]*">Read online<\/a>/, '').replace(/<img src=3D"https:\/\/example\.us5[^>]*>/, ''), 'latin1');
+    const clean = Buffer.from(
+      raw
+        .toString('latin1')
+        .replace(/<a href=3D"[^"]*">Read online<\/a>/, '')
+        .replace(/<img src=3D"https:\/\/example\.us5[^>]*>/, ''),
+      'latin1',
+    );
     const res = await send(r.port, 'reports@example.com', ['someone@example.org'], clean);
     expect(res.code, res.response).toBe(250);
     const [got] = await up.waitFor(1, 10_000);

@@ -146,7 +146,11 @@ describe('the audit trail of a message that is partly spooled', () => {
     expect(first.code).toBe(250);
     const q1 = queueIdOf(first.response);
     await until('the delivery from the spool', () => trail(q1).some((r) => r.type === 'delivered-from-spool'));
-    expect(trail(q1).filter((r) => r.type !== 'finding').map((r) => [r.type, 'attempt' in r ? r.attempt : null, r.recipientHashes.length])).toEqual([
+    expect(
+      trail(q1)
+        .filter((r) => r.type !== 'finding')
+        .map((r) => [r.type, 'attempt' in r ? r.attempt : null, r.recipientHashes.length]),
+    ).toEqual([
       ['relayed', null, 1],
       ['spooled', 1, 1],
       ['delivered-from-spool', 2, 1],

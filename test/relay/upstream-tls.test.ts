@@ -90,7 +90,10 @@ describe('relay → upstream with an untrusted certificate', () => {
     expect((rejected[0] as { reason: string }).reason).toMatch(/^451 4\.7\.5 /);
     expect(await rows(dir, 'relayed')).toEqual([]);
 
-    const warn = r.log().split('\n').find((l) => l.includes('"failure":"tls-failed"'));
+    const warn = r
+      .log()
+      .split('\n')
+      .find((l) => l.includes('"failure":"tls-failed"'));
     expect(warn, r.log()).toBeDefined();
     expect(JSON.parse(warn!)).toMatchObject({ level: 40, code: 'UPSTREAM_TLS_FAILED', msg: 'upstream TLS failed: certificate not trusted (self-signed); name its CA in upstream.caFile' });
   });

@@ -17,7 +17,25 @@ it('rectify of a sender: the clear sender follows, the chain verifies, and no ot
   try {
     const h = audit.recipientHash('bob@example.org');
     const at = new Date().toISOString();
-    await audit.append([{ type: 'relayed', at, queueId: 'Q1', consentClass: '', recipientHashes: [h], messageId: '<m@x>', sender: 'sales@example.com', recipientCount: 1, upstream: '250 ok', rulesVersion: 'r1', mode: 'enforce', findingCount: 0 }], ['bob@example.org']);
+    await audit.append(
+      [
+        {
+          type: 'relayed',
+          at,
+          queueId: 'Q1',
+          consentClass: '',
+          recipientHashes: [h],
+          messageId: '<m@x>',
+          sender: 'sales@example.com',
+          recipientCount: 1,
+          upstream: '250 ok',
+          rulesVersion: 'r1',
+          mode: 'enforce',
+          findingCount: 0,
+        },
+      ],
+      ['bob@example.org'],
+    );
     expect((await audit.verify()).ok).toBe(true);
 
     await rectifySubject(consent, audit, 'sales@example.com', 'sales.team@example.com');

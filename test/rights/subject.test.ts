@@ -30,8 +30,34 @@ describe('data-subject requests on real SQLite files', () => {
     const at = new Date().toISOString();
     await audit.append(
       [
-        { type: 'finding', at, queueId, consentClass: '', recipientHashes: [h], kind: 'open', technique: 'img', vendor: 'Mailchimp', ruleId: 'mailchimp.open', action: 'remove-element', redactedUrl: 'https://list-manage.com/track/open.php', count: 1 },
-        { type: 'relayed', at, queueId, consentClass: '', recipientHashes: [h], messageId: '<m@x>', sender: 'sales@example.com', recipientCount: 1, upstream: '250 ok', rulesVersion: 'r1', mode: 'enforce', findingCount: 1 },
+        {
+          type: 'finding',
+          at,
+          queueId,
+          consentClass: '',
+          recipientHashes: [h],
+          kind: 'open',
+          technique: 'img',
+          vendor: 'Mailchimp',
+          ruleId: 'mailchimp.open',
+          action: 'remove-element',
+          redactedUrl: 'https://list-manage.com/track/open.php',
+          count: 1,
+        },
+        {
+          type: 'relayed',
+          at,
+          queueId,
+          consentClass: '',
+          recipientHashes: [h],
+          messageId: '<m@x>',
+          sender: 'sales@example.com',
+          recipientCount: 1,
+          upstream: '250 ok',
+          rulesVersion: 'r1',
+          mode: 'enforce',
+          findingCount: 1,
+        },
       ],
       [address],
     );
@@ -126,7 +152,25 @@ describe('data-subject requests on real SQLite files', () => {
     await consent.record({ address: 'kept@example.org', action: 'grant', scopes: ['opens'], source: 'form', at: longAgo });
     await consent.record({ address: 'recent@example.org', action: 'withdraw', scopes: ['opens'], source: 'w' });
     const h = audit.recipientHash('gone@example.org');
-    await audit.append([{ type: 'relayed', at: longAgo, queueId: 'OLD', consentClass: '', recipientHashes: [h], messageId: null, sender: 's@example.com', recipientCount: 1, upstream: '250', rulesVersion: 'r', mode: 'enforce', findingCount: 0 }], ['gone@example.org']);
+    await audit.append(
+      [
+        {
+          type: 'relayed',
+          at: longAgo,
+          queueId: 'OLD',
+          consentClass: '',
+          recipientHashes: [h],
+          messageId: null,
+          sender: 's@example.com',
+          recipientCount: 1,
+          upstream: '250',
+          rulesVersion: 'r',
+          mode: 'enforce',
+          findingCount: 0,
+        },
+      ],
+      ['gone@example.org'],
+    );
     await mailTo('fresh@example.org', 'NEW');
     const r = await purgeExpired({ consent, audit, dataDir: tmp.path }, RETENTION);
     // gone@ and the old event's sender (senders have pseudonyms too); fresh@ and sales@ are recent

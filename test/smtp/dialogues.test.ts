@@ -80,11 +80,18 @@ function parse(name: string): Dialogue {
 
 /** "{*}" matches any text; everything else literally. */
 function lineMatches(expected: string, actual: string): boolean {
-  const re = new RegExp(`^${expected.split('{*}').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${expected
+      .split('{*}')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(actual);
 }
 
-const names = readdirSync(DIR).filter((f) => f.endsWith('.dialogue')).sort();
+const names = readdirSync(DIR)
+  .filter((f) => f.endsWith('.dialogue'))
+  .sort();
 let scene: Scene;
 const toClose: Array<() => Promise<void> | void> = [];
 useRelayScene((s) => (scene = s), toClose);

@@ -167,7 +167,7 @@ describe('consent pages', () => {
     expect(relay.metrics.value('consent_relay_web_requests_total', { page: 'consent', method: 'POST', outcome: 'bad-signature' })).toBe(3);
   });
 
-  it('an erased person\'s links name no one; the gate never redirects to a URL that is not http(s)', async () => {
+  it("an erased person's links name no one; the gate never redirects to a URL that is not http(s)", async () => {
     const relay = await start();
     const store = new SqliteConsentStore(s.tmp.path);
     toClose.push(() => store.close());
@@ -243,7 +243,8 @@ describe('consent pages', () => {
     expect(m.headers.get('content-type')).toContain('text/plain; version=0.0.4');
     const text = await m.text();
     expect(text).toMatch(/^# TYPE consent_relay_spool_entries gauge\nconsent_relay_spool_entries 0$/m);
-    const msg = 'From: s@example.com\r\nTo: bob@example.org\r\nSubject: m\r\nContent-Type: text/html\r\n\r\n<p>hi<img src="https://example.us1.list-manage.com/track/open.php?u=1&id=2&e=3" width="1" height="1"></p>\r\n';
+    const msg =
+      'From: s@example.com\r\nTo: bob@example.org\r\nSubject: m\r\nContent-Type: text/html\r\n\r\n<p>hi<img src="https://example.us1.list-manage.com/track/open.php?u=1&id=2&e=3" width="1" height="1"></p>\r\n';
     expect((await send(relay.port, 's@example.com', ['bob@example.org'], msg)).code).toBe(250);
     s.up.setBehaviour(() => ({ code: 550, message: '5.1.1 no such user' }));
     expect((await send(relay.port, 's@example.com', ['bob@example.org'], msg)).code).toBe(550);
@@ -258,7 +259,9 @@ describe('consent pages', () => {
   it('http.tls serves HTTPS, and links are https', async () => {
     const cert = join(s.tmp.path, 'cert.pem');
     const key = join(s.tmp.path, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
+      stdio: 'ignore',
+    });
     const relay = await start({ http: { listen: '127.0.0.1:0', tls: { certFile: cert, keyFile: key } } });
     const url = relay.web!.links.optIn(ALICE);
     expect(url.startsWith(`https://127.0.0.1:${relay.web!.address.port}/c/`)).toBe(true);

@@ -20,7 +20,8 @@ useRelayScene((x) => (s = x), toClose);
 
 const PIXEL = 'https://example.us1.list-manage.com/track/open.php?u=1a2b3c&id=4d5e6f&e=7a8b9c';
 const OPAQUE = 'https://example.us1.list-manage.com/track/click?u=1a2b3c&id=4d5e6f&e=7a8b9c';
-const DECODABLE = 'https://a1b2c3d4.r.us-east-1.awstrack.me/L0/https:%2F%2Fwww.example.com%2Faccount%2Fbilling/1/0100018f3a8b7c2d-5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9-000000/Vt3yJ0sDKp9mQe1bXh2aLr4N5oA=367';
+const DECODABLE =
+  'https://a1b2c3d4.r.us-east-1.awstrack.me/L0/https:%2F%2Fwww.example.com%2Faccount%2Fbilling/1/0100018f3a8b7c2d-5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9-000000/Vt3yJ0sDKp9mQe1bXh2aLr4N5oA=367';
 
 function message(html: string, text: string): string {
   return [
@@ -44,10 +45,7 @@ function message(html: string, text: string): string {
   ].join('\r\n');
 }
 
-const TRACKED = message(
-  `<p>Hello<img src="${PIXEL}" width="1" height="1"></p><p><a href="${OPAQUE}">offer</a> and <a href="${DECODABLE}">billing</a></p>`,
-  'Hello, see our offer.',
-);
+const TRACKED = message(`<p>Hello<img src="${PIXEL}" width="1" height="1"></p><p><a href="${OPAQUE}">offer</a> and <a href="${DECODABLE}">billing</a></p>`, 'Hello, see our offer.');
 
 async function start(extra: Record<string, unknown> = {}) {
   const relay = await startTestRelay(relayConfig(s.tmp.path, s.up.port, { http: { listen: '127.0.0.1:0' }, ...extra }));
@@ -80,7 +78,7 @@ async function consentOf(address: string) {
 }
 
 describe('opt-in placeholder', () => {
-  it('is replaced by each recipient\'s own link, one copy each; without it the class shares one copy', async () => {
+  it("is replaced by each recipient's own link, one copy each; without it the class shares one copy", async () => {
     const relay = await start();
     const base = relay.web!.publicUrl;
     const invite = message('<p>Would you let us measure? <a href="{{consent-relay:opt-in}}">Yes, you may</a></p>', 'Agree here: {{consent-relay:opt-in}}');
@@ -163,7 +161,11 @@ describe('the gate', () => {
     expect(alice).toContain(`<img src="${pixel}"`);
 
     // consent holds: each goes to the tracker as the sender wrote it
-    for (const [g, original] of [[pixel, PIXEL], [opaque, OPAQUE], [decodable, DECODABLE]] as const) {
+    for (const [g, original] of [
+      [pixel, PIXEL],
+      [opaque, OPAQUE],
+      [decodable, DECODABLE],
+    ] as const) {
       const r = await fetch(g, { redirect: 'manual' });
       expect(r.status).toBe(302);
       expect(r.headers.get('location')).toBe(original);

@@ -89,7 +89,7 @@ export async function auditVerifyCommand(config: Config, opts: AuditVerifyOption
     const trusted = opts.publicKey !== undefined ? parsePublicKey(readInput(opts.publicKey)) : existingSignerKey(config.dataDir);
     const { signatureValid, trustedKey } = checkCheckpoint(cp, trusted);
     if (!signatureValid) checkpointProblems.push(`checkpoint ${opts.checkpoint}: the signature does not match its content (the checkpoint was altered)`);
-    if (trustedKey === false) checkpointProblems.push(`checkpoint ${opts.checkpoint}: signed by a key other than ${opts.publicKey ?? 'this data directory\'s checkpoint key'}`);
+    if (trustedKey === false) checkpointProblems.push(`checkpoint ${opts.checkpoint}: signed by a key other than ${opts.publicKey ?? "this data directory's checkpoint key"}`);
     claim = { count: cp.count, head: cp.head, at: cp.at };
   }
   const log = openAuditLog(config);
@@ -129,7 +129,10 @@ export async function auditCheckpointCommand(config: Config, opts: { readonly pu
     // a checkpoint of a broken chain would vouch for the damage: refuse
     const report = await log.verify();
     if (!report.ok) {
-      throw new RelayError('AUDIT_TAMPERED', `the audit chain does not verify (${report.problems.length} problem(s), first: ${report.problems[0]?.message ?? '?'}); run "consent-relay audit verify" and investigate before cutting a checkpoint`);
+      throw new RelayError(
+        'AUDIT_TAMPERED',
+        `the audit chain does not verify (${report.problems.length} problem(s), first: ${report.problems[0]?.message ?? '?'}); run "consent-relay audit verify" and investigate before cutting a checkpoint`,
+      );
     }
     await writeStdout(formatCheckpoint(signer.sign(report.head)));
   } finally {

@@ -151,7 +151,11 @@ export async function consentExportCommand(config: Config, opts: { readonly form
   return 0;
 }
 
-async function wordingOptions(opts: { readonly wordingVersion?: string; readonly wordingFile?: string; readonly wordingSha256?: string }): Promise<{ wordingVersion?: string; wordingSha256?: string }> {
+async function wordingOptions(opts: {
+  readonly wordingVersion?: string;
+  readonly wordingFile?: string;
+  readonly wordingSha256?: string;
+}): Promise<{ wordingVersion?: string; wordingSha256?: string }> {
   if (opts.wordingFile && opts.wordingSha256) throw new RelayError('USAGE', 'give the wording as --wording-file or as --wording-sha256, not both');
   const sha = opts.wordingFile ? wordingHash(await readInput(opts.wordingFile)) : opts.wordingSha256?.trim().toLowerCase();
   if (sha && !opts.wordingVersion?.trim()) throw new RelayError('USAGE', 'a wording needs --wording-version: which version of the text the person saw, e.g. --wording-version "signup form v3"');

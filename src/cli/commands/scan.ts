@@ -147,10 +147,16 @@ export async function scanCampaignCommand(config: Config, opts: CampaignScanOpti
   } else {
     for (const r of results) await writeStdout(Buffer.concat([Buffer.from(`==> ${r.file} <==\n`), r.output, Buffer.from('\n')]));
   }
-  const report: CampaignScanReport = { consent: consentClass(consent) || 'none', rulesVersion: rules.version, learned, files: results.map((r) => ({ file: r.file, changed: r.changed, findings: r.findings })) };
+  const report: CampaignScanReport = {
+    consent: consentClass(consent) || 'none',
+    rulesVersion: rules.version,
+    learned,
+    files: results.map((r) => ({ file: r.file, changed: r.changed, findings: r.findings })),
+  };
   if (opts.json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
   else {
-    for (const r of results) process.stderr.write(`${r.file}:\n${formatSummary({ recipient: opts.recipient ?? null, consent: report.consent, changed: r.changed, rulesVersion: rules.version, findings: r.findings })}`);
+    for (const r of results)
+      process.stderr.write(`${r.file}:\n${formatSummary({ recipient: opts.recipient ?? null, consent: report.consent, changed: r.changed, rulesVersion: rules.version, findings: r.findings })}`);
     process.stderr.write(formatLearned(learned, raws.length));
   }
   return 0;

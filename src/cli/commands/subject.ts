@@ -67,7 +67,9 @@ export async function subjectRectifyCommand(config: Config, opts: { readonly fro
   validateAddress(opts.from);
   validateAddress(opts.to);
   const r = await withStores(config, (c, a, p) => rectifySubject(c, a, opts.from, opts.to, p));
-  await writeStdout(`rectified (receipt ${r.receipt}): ${r.consentEventsMoved} consent event(s) and ${r.auditHistoryMoved ? 'the audit history' : 'no audit history'} now belong to the new address; ${r.linkSubjectsMoved} web link record(s) moved\n`);
+  await writeStdout(
+    `rectified (receipt ${r.receipt}): ${r.consentEventsMoved} consent event(s) and ${r.auditHistoryMoved ? 'the audit history' : 'no audit history'} now belong to the new address; ${r.linkSubjectsMoved} web link record(s) moved\n`,
+  );
   return 0;
 }
 

@@ -63,6 +63,11 @@ export async function usersListCommand(config: Config): Promise<number> {
     await writeStdout(`no users in ${config.dataDir}/users.db; add one with: consent-relay users add NAME --senders ADDR|@DOMAIN\n`);
     return 0;
   }
-  await writeStdout(textTable(['user', 'senders', 'password changed'], users.map((u) => [u.name, u.senders.join(', '), u.updatedAt])));
+  await writeStdout(
+    textTable(
+      ['user', 'senders', 'password changed'],
+      users.map((u) => [u.name, u.senders.join(', '), u.updatedAt]),
+    ),
+  );
   return 0;
 }

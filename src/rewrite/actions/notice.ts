@@ -70,5 +70,8 @@ function escapeHtml(s: string): string {
 function plainText(s: string, part: PartEncoding): string {
   if (!part.transparent) return s;
   if (/^utf-?8$/i.test(part.charset)) return Buffer.from(s, 'utf8').toString('latin1');
-  return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^\x20-\x7e\r\n]/g, '?');
+  return s
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x20-\x7e\r\n]/g, '?');
 }

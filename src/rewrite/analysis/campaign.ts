@@ -50,10 +50,7 @@ export function campaignAnalyser(cc: CampaignContext, recipients: readonly strin
       if (!shapes.length) return out;
       const key = campaignKey(view, shapes, cc.sender, recipients);
       if (key === null) return out;
-      const state = await cc.store.observe(
-        { campaign: key, slots: shapes.map((s) => ({ template: s.shape.template, occurrence: s.occurrence, values: s.shape.values })) },
-        cc.now?.(),
-      );
+      const state = await cc.store.observe({ campaign: key, slots: shapes.map((s) => ({ template: s.shape.template, occurrence: s.occurrence, values: s.shape.values })) }, cc.now?.());
       if (cc.onLearned) {
         for (const l of state.learned) {
           const example = shapes.find((s) => s.shape.template === l.template);

@@ -42,7 +42,15 @@ export const destinationAnalyser: Analyser = {
         ].filter(Boolean);
         if (evidence.length) {
           const cleaned = table.byUrl(dest) ? dest : stripParams(dest, ctx.rules, ctx.needles, ctx.policy.keepCampaignParams).url;
-          out.set(c, { verdict: { ruleId: 'heuristic.carried-destination', vendor: null, technique: c.technique, destination: cleaned, note: `redirect carrying its destination, unwrapped offline (${evidence.join(', ')})` } });
+          out.set(c, {
+            verdict: {
+              ruleId: 'heuristic.carried-destination',
+              vendor: null,
+              technique: c.technique,
+              destination: cleaned,
+              note: `redirect carrying its destination, unwrapped offline (${evidence.join(', ')})`,
+            },
+          });
           continue;
         }
       }

@@ -21,7 +21,10 @@ export function listUnsubscribeUrls(values: readonly string[]): string[] {
 
 /** Compare URLs without the parts clients normalise (scheme and host case, trailing "&amp;"). */
 function norm(u: string): string {
-  return u.trim().replace(/&amp;/g, '&').replace(/^([a-z]+:\/\/[^/?#]+)/i, (h) => h.toLowerCase());
+  return u
+    .trim()
+    .replace(/&amp;/g, '&')
+    .replace(/^([a-z]+:\/\/[^/?#]+)/i, (h) => h.toLowerCase());
 }
 
 /** Scheme, host and path without query or fragment: the unsubscribe endpoint itself. */

@@ -34,7 +34,12 @@ export const mediaHostAnalyser: Analyser = {
       const u = httpUrl(c.url);
       if (!u || content.has(siteOf(u.hostname))) continue;
       out.set(c, {
-        verdict: { ruleId: 'heuristic.media-unknown-host', vendor: null, technique: c.technique, note: 'audio or video loaded on open from a site that is not the sender\'s and serves no picture of this mail' },
+        verdict: {
+          ruleId: 'heuristic.media-unknown-host',
+          vendor: null,
+          technique: c.technique,
+          note: "audio or video loaded on open from a site that is not the sender's and serves no picture of this mail",
+        },
       });
     }
     return out;

@@ -24,12 +24,78 @@ import { listUnsubscribeUrls } from './list-unsubscribe.js';
 
 /** Path words click trackers use; a template whose words are all from here (or 1-2 chars) reads as a redirect endpoint. */
 const REDIRECT_WORDS = new Set([
-  'go', 'goto', 'click', 'clicks', 'c', 'cl', 'l', 'ls', 'lt', 'link', 'links', 'r', 'redir', 'redirect', 'redirects', 'rd', 'tr', 'track', 'tracking', 'trk', 't', 'ss', 'wf', 'u', 'e', 'd', 'out', 'outbound',
-  'mpss', 'ct', 'lnk', 'url', 'urls', 'x', 'y', 'z', 'f', 'a', 'b', 'v', 'api', 'v1', 'v2', 'v3', 'email', 'mail', 'mailing', 'newsletter', 'nl', 'public', 'external', 'ext', 'hit', 'cta', 'forward', 'fwd', 'jump', 'visit', 'pub', 'cgi-bin', 'lists', 'index.php', 'c.php', 'r.php', 'lt.php', 'click.php', 'redirect.php',
+  'go',
+  'goto',
+  'click',
+  'clicks',
+  'c',
+  'cl',
+  'l',
+  'ls',
+  'lt',
+  'link',
+  'links',
+  'r',
+  'redir',
+  'redirect',
+  'redirects',
+  'rd',
+  'tr',
+  'track',
+  'tracking',
+  'trk',
+  't',
+  'ss',
+  'wf',
+  'u',
+  'e',
+  'd',
+  'out',
+  'outbound',
+  'mpss',
+  'ct',
+  'lnk',
+  'url',
+  'urls',
+  'x',
+  'y',
+  'z',
+  'f',
+  'a',
+  'b',
+  'v',
+  'api',
+  'v1',
+  'v2',
+  'v3',
+  'email',
+  'mail',
+  'mailing',
+  'newsletter',
+  'nl',
+  'public',
+  'external',
+  'ext',
+  'hit',
+  'cta',
+  'forward',
+  'fwd',
+  'jump',
+  'visit',
+  'pub',
+  'cgi-bin',
+  'lists',
+  'index.php',
+  'c.php',
+  'r.php',
+  'lt.php',
+  'click.php',
+  'redirect.php',
 ]);
 
 /** First host labels of mail-system subdomains. */
-const MAIL_HOST_LABEL = /^(news|newsletter|newsletters|nl|link|links|lnk|click|clicks|clk|r|t|e|em|email|emails|mail|mailing|mailings|m|go|trk|track|tracking|epost|post|info|url\d*|email\d*|mkt|marketing|campaign|campaigns|edm|ml|list|lists|ct|cl|tr|s\d*|u\d+|o\d*|mta|send|sendy|mailer)$/i;
+const MAIL_HOST_LABEL =
+  /^(news|newsletter|newsletters|nl|link|links|lnk|click|clicks|clk|r|t|e|em|email|emails|mail|mailing|mailings|m|go|trk|track|tracking|epost|post|info|url\d*|email\d*|mkt|marketing|campaign|campaigns|edm|ml|list|lists|ct|cl|tr|s\d*|u\d+|o\d*|mta|send|sendy|mailer)$/i;
 
 interface Member {
   readonly candidates: Candidate[];
@@ -87,7 +153,14 @@ function describe(template: string): string {
   const q = template.indexOf('?');
   const [host, ...segs] = template.slice(0, q).split('/');
   const names = template.slice(q + 1);
-  return `${host}/${segs.map((s) => (s === '*' || s === '#' ? s : redactSegment(s))).join('/')}${names ? `?${names.split('&').map((n) => (n === '*' || n === '#' ? n : redactSegment(n))).join('&')}` : ''}`;
+  return `${host}/${segs.map((s) => (s === '*' || s === '#' ? s : redactSegment(s))).join('/')}${
+    names
+      ? `?${names
+          .split('&')
+          .map((n) => (n === '*' || n === '#' ? n : redactSegment(n)))
+          .join('&')}`
+      : ''
+  }`;
 }
 
 export const redirectorAnalyser: Analyser = {

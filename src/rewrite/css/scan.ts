@@ -27,7 +27,8 @@ export interface CssRef {
 type Block = 'rule' | 'quoted-rule' | 'font-face' | 'group' | 'print' | 'other';
 
 /** Selectors of the quoted part of replies and forwards in Gmail, Outlook, Apple Mail, Yahoo, Thunderbird. */
-const QUOTED_SELECTOR = /blockquote|\.gmail_quote|#divrplyfwdmsg|#appendonsend|\.moz-cite-prefix|\[type=["']?cite|\.yahoo_quoted|#olk_src_body_section|\.outlook_quote|#x_divrplyfwdmsg|\.protonmail_quote/;
+const QUOTED_SELECTOR =
+  /blockquote|\.gmail_quote|#divrplyfwdmsg|#appendonsend|\.moz-cite-prefix|\[type=["']?cite|\.yahoo_quoted|#olk_src_body_section|\.outlook_quote|#x_divrplyfwdmsg|\.protonmail_quote/;
 
 interface Pending {
   url: string;
@@ -38,9 +39,7 @@ interface Pending {
 function unquote(raw: string): string {
   let s = decodeEntities(raw).trim();
   if ((s.startsWith('"') && s.endsWith('"')) || (s.startsWith("'") && s.endsWith("'"))) s = s.slice(1, -1);
-  return s.replace(/\\([0-9a-fA-F]{1,6}\s?|.)/g, (_m, e: string) =>
-    /^[0-9a-fA-F]/.test(e) ? String.fromCodePoint(parseInt(e.trim(), 16) || 0xfffd) : e,
-  );
+  return s.replace(/\\([0-9a-fA-F]{1,6}\s?|.)/g, (_m, e: string) => (/^[0-9a-fA-F]/.test(e) ? String.fromCodePoint(parseInt(e.trim(), 16) || 0xfffd) : e));
 }
 
 /**
@@ -67,7 +66,17 @@ export function scanCss(css: string, base: number, mode: 'sheet' | 'declarations
       while (e > stmtStart && /\s/.test(css[e - 1]!)) e--;
       const printOnly = stack.includes('print');
       const quotedOnly = stack.includes('quoted-rule');
-      for (const p of pending) out.push({ technique: technique(), url: p.url, urlStart: base + p.urlStart, urlEnd: base + p.urlEnd, stmtStart: base + stmtStart, stmtEnd: base + e, ...(printOnly ? { printOnly } : {}), ...(quotedOnly ? { quotedOnly } : {}) });
+      for (const p of pending)
+        out.push({
+          technique: technique(),
+          url: p.url,
+          urlStart: base + p.urlStart,
+          urlEnd: base + p.urlEnd,
+          stmtStart: base + stmtStart,
+          stmtEnd: base + e,
+          ...(printOnly ? { printOnly } : {}),
+          ...(quotedOnly ? { quotedOnly } : {}),
+        });
     }
     pending = [];
     stmtStart = -1;

@@ -19,8 +19,7 @@ export function urlFromBase64Json(token: string, key?: string): string | null {
 
 export const base64JsonDecoder: Decoder = {
   id: 'base64-json',
-  description:
-    'base64 of JSON; `key` (dot path, entering JSON held in strings) or else the first http(s) URL depth-first; `param` or `segment` as for base64.',
+  description: 'base64 of JSON; `key` (dot path, entering JSON held in strings) or else the first http(s) URL depth-first; `param` or `segment` as for base64.',
   decode(url, spec) {
     const key = stringArg(spec, 'key');
     return firstDecoded(locateTokens(url, spec), (token) => urlFromBase64Json(token, key));

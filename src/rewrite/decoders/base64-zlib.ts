@@ -17,8 +17,7 @@ function urlFromText(text: string): string | null {
 
 export const base64ZlibDecoder: Decoder = {
   id: 'base64-zlib',
-  description:
-    'base64(zlib | gzip | raw deflate) whose text is the destination or JSON holding it; `param` or `segment` as for base64.',
+  description: 'base64(zlib | gzip | raw deflate) whose text is the destination or JSON holding it; `param` or `segment` as for base64.',
   decode(url, spec) {
     return firstDecoded(locateTokens(url, spec), (token) => {
       const text = inflatedText(token);

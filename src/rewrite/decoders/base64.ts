@@ -11,8 +11,7 @@ export function urlFromBase64(token: string): string | null {
 
 export const base64Decoder: Decoder = {
   id: 'base64',
-  description:
-    'Destination as base64/base64url text (padding optional) in query `param` or path `segment` (index, negative from end); neither: every value.',
+  description: 'Destination as base64/base64url text (padding optional) in query `param` or path `segment` (index, negative from end); neither: every value.',
   decode(url, spec) {
     return firstDecoded(locateTokens(url, spec), urlFromBase64);
   },

@@ -39,8 +39,7 @@ function embeddedInPath(url: URL): string | null {
 
 export const genericDecoder: Decoder = {
   id: 'generic',
-  description:
-    'Fallback: first query value, path-embedded URL or path segment that is an http(s) URL (plain, percent-encoded once or twice, or base64).',
+  description: 'Fallback: first query value, path-embedded URL or path segment that is an http(s) URL (plain, percent-encoded once or twice, or base64).',
   decode(url) {
     for (const v of url.searchParams.values()) {
       const d = fromValue(v);

@@ -5,11 +5,7 @@
  * counts successful steps. A loop or the depth limit ends the walk at the last new URL; the
  * caller decides whether that URL is acceptable (it may still be a tracker).
  */
-export function unwrapNested(
-  url: string,
-  step: (u: URL) => string | null,
-  maxDepth = 5,
-): { destination: string | null; hops: number } {
+export function unwrapNested(url: string, step: (u: URL) => string | null, maxDepth = 5): { destination: string | null; hops: number } {
   let current = url;
   let hops = 0;
   const seen = new Set<string>([url]);

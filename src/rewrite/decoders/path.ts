@@ -7,7 +7,10 @@ import type { Decoder } from './types.js';
  * and "r/L0" all work). `anchored` demands the prefix start the path.
  */
 export function afterPathPrefix(url: URL, prefix: string, anchored: boolean): string | null {
-  const want = prefix.split('/').filter((s) => s !== '').map((s) => s.toLowerCase());
+  const want = prefix
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => s.toLowerCase());
   if (want.length === 0) return null;
   const segs = rawSegments(url);
   const last = anchored ? 0 : segs.length - want.length - 1;

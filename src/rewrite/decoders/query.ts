@@ -15,8 +15,7 @@ export function fromQuery(url: URL, names: readonly string[], schemeless: boolea
 
 export const queryDecoder: Decoder = {
   id: 'query',
-  description:
-    'Destination in a query parameter (param: name or list of names); one extra level of percent-encoding and scheme-less hosts ("www.example.com/x" -> https) accepted.',
+  description: 'Destination in a query parameter (param: name or list of names); one extra level of percent-encoding and scheme-less hosts ("www.example.com/x" -> https) accepted.',
   decode(url, spec) {
     const names = stringListArg(spec, 'param');
     return names === undefined ? null : fromQuery(url, names, true);

@@ -16,8 +16,7 @@ const NOT_URL_TEXT = /[\u0000-\u001f\u007f\ufffd]/;
 const HTTP_PREFIX = /^https?:\/\//i;
 const ENCODED_HTTP_PREFIX = /^https?%(?:25)*3A/i;
 // A bare host such as "www.example.com/x": only used where the vendor is known to drop the scheme.
-const HOST_LIKE =
-  /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}\.?(?::\d{1,5})?(?:[/?#]|$)/i;
+const HOST_LIKE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}\.?(?::\d{1,5})?(?:[/?#]|$)/i;
 
 export interface HttpUrlOptions {
   /** How many extra levels of percent-encoding to peel ("https%3A%2F%2F..."). Default 0. */

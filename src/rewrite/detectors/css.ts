@@ -12,7 +12,8 @@ export const cssDetector: Detector = {
       url: ref.url,
       remove: { start: ref.stmtStart, end: ref.stmtEnd },
       removeAction: 'drop-declaration',
-      ...(ref.printOnly ? { printOnly: true } : {}), ...(ref.quotedOnly ? { quotedOnly: true } : {}),
+      ...(ref.printOnly ? { printOnly: true } : {}),
+      ...(ref.quotedOnly ? { quotedOnly: true } : {}),
     }));
   },
 };

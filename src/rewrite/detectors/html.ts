@@ -83,7 +83,13 @@ const LEAN_TREE: TreeAdapter<DefaultTreeAdapterMap> = {
 class LeanParser extends Parser<DefaultTreeAdapterMap> {
   override _attachElementToTree(element: Element, location: Token.LocationWithAttributes | null): void {
     super._attachElementToTree(element, null);
-    if (location) this.treeAdapter.setNodeSourceCodeLocation(element, { startOffset: location.startOffset, endOffset: location.endOffset, startTag: location, ...(location.attrs ? { attrs: location.attrs } : {}) } as SourceLocation);
+    if (location)
+      this.treeAdapter.setNodeSourceCodeLocation(element, {
+        startOffset: location.startOffset,
+        endOffset: location.endOffset,
+        startTag: location,
+        ...(location.attrs ? { attrs: location.attrs } : {}),
+      } as SourceLocation);
   }
 }
 
@@ -331,7 +337,15 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
           continue;
         }
         for (const ref of direct) {
-          out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: { start: ref.stmtStart, end: ref.stmtEnd }, removeAction: 'drop-declaration', ...(ref.printOnly ? { printOnly: true } : {}), ...(ref.quotedOnly ? { quotedOnly: true } : {}) });
+          out.push({
+            kind: 'open',
+            technique: ref.technique,
+            url: ref.url,
+            remove: { start: ref.stmtStart, end: ref.stmtEnd },
+            removeAction: 'drop-declaration',
+            ...(ref.printOnly ? { printOnly: true } : {}),
+            ...(ref.quotedOnly ? { quotedOnly: true } : {}),
+          });
         }
       }
       break;
@@ -420,7 +434,8 @@ function srcsetUrls(value: string): string[] {
  * Declarations that keep an element from being seen: not displayed, invisible, transparent,
  * Outlook-hidden, pushed far off-screen, clipped to nothing or scaled to nothing.
  */
-const HIDING = /display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)|mso-hide\s*:\s*all|(?:^|[;\s])(?:left|top|right|bottom|margin-left|margin-top|text-indent)\s*:\s*-\d{3,}(?:\.\d+)?(?:px|em|rem)|clip\s*:\s*rect\(\s*0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?\s*\)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*\)|(?:^|[;\s])(?:max-)?(?:width|height)\s*:\s*0(?:px|em|%)?\s*(?:;|$|!)/;
+const HIDING =
+  /display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)|mso-hide\s*:\s*all|(?:^|[;\s])(?:left|top|right|bottom|margin-left|margin-top|text-indent)\s*:\s*-\d{3,}(?:\.\d+)?(?:px|em|rem)|clip\s*:\s*rect\(\s*0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?\s*\)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*\)|(?:^|[;\s])(?:max-)?(?:width|height)\s*:\s*0(?:px|em|%)?\s*(?:;|$|!)/;
 /** The opposite: a declaration that shows an element (a responsive rule undoing a hide). */
 const SHOWING = /display\s*:\s*(?!none)[a-z-]+|visibility\s*:\s*visible|opacity\s*:\s*(?!0(?:\.0+)?\s*(?:;|$|!))[0-9.]+|(?:^|[;\s])(?:max-)?(?:width|height)\s*:\s*(?!0(?:px|em|%)?\s*(?:;|$|!))[0-9]/;
 
@@ -510,7 +525,11 @@ function sizeSignals(tag: StartTag, hiddenBy: HiddenSelectors = NOTHING_HIDDEN):
       const colon = decl.indexOf(':');
       if (colon < 0) continue;
       const name = decl.slice(0, colon).trim();
-      if (name === prop || name === `max-${prop}`) return decl.slice(colon + 1).replace(/!important/, '').trim();
+      if (name === prop || name === `max-${prop}`)
+        return decl
+          .slice(colon + 1)
+          .replace(/!important/, '')
+          .trim();
     }
     return undefined;
   };
@@ -520,11 +539,7 @@ function sizeSignals(tag: StartTag, hiddenBy: HiddenSelectors = NOTHING_HIDDEN):
   const tiny = (small(w) && (h === null || small(h))) || (small(h) && (w === null || small(w))) || (small(sw) && (sh === null || small(sh))) || (small(sh) && (sw === null || small(sw)));
   const classes = (decodedValue(attr(tag, 'class')) ?? '').toLowerCase().split(/\s+/).filter(Boolean);
   const id = decodedValue(attr(tag, 'id'))?.trim().toLowerCase();
-  const hidden =
-    HIDING.test(style) ||
-    attr(tag, 'hidden') !== undefined ||
-    classes.some((c) => hiddenBy.classes.has(c)) ||
-    (id !== undefined && hiddenBy.ids.has(id));
+  const hidden = HIDING.test(style) || attr(tag, 'hidden') !== undefined || classes.some((c) => hiddenBy.classes.has(c)) || (id !== undefined && hiddenBy.ids.has(id));
   return { ...(tiny ? { tiny: true } : {}), ...(hidden ? { hidden: true } : {}) };
 }
 
@@ -540,7 +555,34 @@ const SENTENCE_VISITS = 2000;
 const CONTEXT_BUDGET = 200_000;
 
 /** Elements that end a sentence's reach: the sentence of a link never crosses them. */
-const BLOCK = new Set(['p', 'div', 'td', 'th', 'li', 'dd', 'dt', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'center', 'section', 'article', 'header', 'footer', 'address', 'body', 'table', 'tr', 'ul', 'ol', 'form']);
+const BLOCK = new Set([
+  'p',
+  'div',
+  'td',
+  'th',
+  'li',
+  'dd',
+  'dt',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'blockquote',
+  'center',
+  'section',
+  'article',
+  'header',
+  'footer',
+  'address',
+  'body',
+  'table',
+  'tr',
+  'ul',
+  'ol',
+  'form',
+]);
 /** Inside the block, these break the text as a line would. */
 const BREAK = new Set(['br', 'hr', 'p', 'div', 'td', 'th', 'li', 'tr', 'table', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
 
@@ -593,7 +635,10 @@ function sentenceAround(w: Walk, link: Element): string | undefined {
   }
   w.contextBudget -= Math.min(SENTENCE_VISITS, w.contextBudget) - Math.max(visits, 0);
   if (into !== after) return undefined; // the budget ran out before the link was met
-  const head = before.join('').replace(/\s*\u0000\s*$/, '').slice(-200);
+  const head = before
+    .join('')
+    .replace(/\s*\u0000\s*$/, '')
+    .slice(-200);
   const tail = after.join('');
   const start = Math.max(head.lastIndexOf('\n'), ...['.', '!', '?', '|'].map((c) => head.lastIndexOf(c))) + 1;
   const endAt = tail.search(/[.!?|\n]/);

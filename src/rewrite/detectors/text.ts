@@ -20,7 +20,16 @@ export const textDetector: Detector = {
       const end = start + url.length;
       const linkText = lineBefore(text, start);
       const context = linkText.trim().length <= SHORT_LINK_TEXT ? linesBefore(text, start - linkText.length) : undefined;
-      out.push({ kind: 'click', technique: 'text-link', url, remove: { start, end }, removeAction: 'neutralise-link', slot: { start, end, quote: null, ampEntity: false }, linkText, ...(context ? { context } : {}) });
+      out.push({
+        kind: 'click',
+        technique: 'text-link',
+        url,
+        remove: { start, end },
+        removeAction: 'neutralise-link',
+        slot: { start, end, quote: null, ampEntity: false },
+        linkText,
+        ...(context ? { context } : {}),
+      });
     }
     return out;
   },

@@ -94,12 +94,7 @@ function compile(data: RuleFileData, knownDecoders: ReadonlySet<string> | undefi
   return buildRuleSet(data.version, trackers, params);
 }
 
-function compileTracker(
-  entry: TrackerData,
-  where: string,
-  knownDecoders: ReadonlySet<string> | undefined,
-  problems: string[],
-): TrackerRule | null {
+function compileTracker(entry: TrackerData, where: string, knownDecoders: ReadonlySet<string> | undefined, problems: string[]): TrackerRule | null {
   const before = problems.length;
   const hosts = entry.host === undefined ? [] : typeof entry.host === 'string' ? [entry.host] : entry.host;
   if (hosts.length === 0 && !entry.path && !entry.query && !entry.url) {
@@ -114,9 +109,7 @@ function compileTracker(
       problems.push(`${where}.unwrap: only click (or both) rules can be unwrapped; remove unwrap or change kind`);
     }
     if (knownDecoders && !knownDecoders.has(entry.unwrap.decoder)) {
-      problems.push(
-        `${where}.unwrap.decoder: unknown decoder "${entry.unwrap.decoder}"; known: ${[...knownDecoders].sort().join(', ')}`,
-      );
+      problems.push(`${where}.unwrap.decoder: unknown decoder "${entry.unwrap.decoder}"; known: ${[...knownDecoders].sort().join(', ')}`);
     }
     unwrap = Object.freeze({ ...entry.unwrap }) as UnwrapSpec;
   }
@@ -139,10 +132,7 @@ function compileRegex(source: string | undefined, where: string, problems: strin
   if (source === undefined) return undefined;
   const nested = nestedQuantifierAt(source);
   if (nested >= 0) {
-    problems.push(
-      `${where}: /${source}/ repeats a group that itself repeats (at offset ${nested}); ` +
-        'that can take exponential time on hostile URLs, rewrite it without nested quantifiers',
-    );
+    problems.push(`${where}: /${source}/ repeats a group that itself repeats (at offset ${nested}); ` + 'that can take exponential time on hostile URLs, rewrite it without nested quantifiers');
     return undefined;
   }
   try {
@@ -220,10 +210,7 @@ function buildRuleSet(version: string, trackers: readonly TrackerRule[], params:
   const hostlessIndex: Record<TrackingKind, ReturnType<typeof indexFor>> = { open: indexFor('open'), click: indexFor('click') };
 
   const test = (rule: TrackerRule, url: URL, kind: TrackingKind): boolean =>
-    (rule.kind === kind || rule.kind === 'both') &&
-    (!rule.path || rule.path.test(url.pathname)) &&
-    (!rule.query || rule.query.test(url.search)) &&
-    (!rule.url || rule.url.test(url.href));
+    (rule.kind === kind || rule.kind === 'both') && (!rule.path || rule.path.test(url.pathname)) && (!rule.query || rule.query.test(url.search)) && (!rule.url || rule.url.test(url.href));
 
   const hit = (rule: TrackerRule): TrackerMatch => Object.freeze({ ruleId: rule.id, vendor: rule.vendor, rule });
 

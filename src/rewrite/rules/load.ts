@@ -25,10 +25,7 @@ export function defaultRulesPath(): string {
     if (existsSync(join(dir, 'package.json'))) return join(dir, 'src', 'rewrite', 'rules', 'trackers.yaml');
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(
-        `cannot find the package root (a directory with package.json) above ${fileURLToPath(import.meta.url)}; ` +
-          'pass the rules file path explicitly',
-      );
+      throw new Error(`cannot find the package root (a directory with package.json) above ${fileURLToPath(import.meta.url)}; ` + 'pass the rules file path explicitly');
     }
     dir = parent;
   }
@@ -73,18 +70,14 @@ export function validateRuleFile(text: string, source = '<rules>'): RuleFileData
 // (hots: for host:) that would silently widen a rule.
 
 const HOST_RE = /^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$/;
-const Host = z
-  .string({ error: 'must be a host name' })
-  .refine((h) => HOST_RE.test(h) && !h.includes('..'), {
-    error: 'must be a lower-case host name without scheme, port, path or leading/trailing dot (e.g. "list-manage.com")',
-  });
+const Host = z.string({ error: 'must be a host name' }).refine((h) => HOST_RE.test(h) && !h.includes('..'), {
+  error: 'must be a lower-case host name without scheme, port, path or leading/trailing dot (e.g. "list-manage.com")',
+});
 const Pattern = z.string({ error: 'must be a regular expression in a string' }).min(1, { error: 'must not be empty' });
 const ArgValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())], {
   error: 'decoder arguments must be strings, numbers, booleans or lists of strings',
 });
-const Unwrap = z
-  .object({ decoder: z.string({ error: 'unwrap needs a decoder id' }).min(1) })
-  .catchall(ArgValue);
+const Unwrap = z.object({ decoder: z.string({ error: 'unwrap needs a decoder id' }).min(1) }).catchall(ArgValue);
 
 const TrackerEntry = z.strictObject({
   id: z.string({ error: 'every tracker needs an id' }).regex(/^[a-z0-9][a-z0-9_.-]*$/, {
@@ -128,8 +121,7 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], doc: unknown): string
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
       const where = describePath(issue.path, doc);
       if (keys.length > 0) {
-        return `${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` +
-          ' (allowed: see the comment at the top of trackers.yaml)';
+        return `${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` + ' (allowed: see the comment at the top of trackers.yaml)';
       }
       return `${where}: ${issue.message}`;
     }),
@@ -161,5 +153,3 @@ function idAt(doc: unknown, section: string, index: number): string | undefined 
   const id: unknown = (entry as Record<string, unknown>)['id'];
   return typeof id === 'string' ? id : undefined;
 }
-
-

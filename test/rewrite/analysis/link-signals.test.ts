@@ -86,7 +86,9 @@ describe('redirector templates (heuristic.redirector)', () => {
 
   it('Sailthru-like link.<brand>/click/<id>/<base64 destination>/<hash>: unwrapped offline to the destination, checked http(s)', async () => {
     const dests = ['https://www.brand.example/story/one', 'https://www.brand.example/story/two?ref=nl', 'https://shop.example/item/three'];
-    const html = dests.map((d, i) => a(`https://link.brand.example/click/${40000 + i}.${i}/${b64url(d)}/5a6b7c8d9e0f1a2b${i}`)).join('\n') + a(`https://link.brand.example/click/40009.9/${b64url('javascript:alert(1)')}/5a6b7c8d9e0f1a2b9`);
+    const html =
+      dests.map((d, i) => a(`https://link.brand.example/click/${40000 + i}.${i}/${b64url(d)}/5a6b7c8d9e0f1a2b${i}`)).join('\n') +
+      a(`https://link.brand.example/click/40009.9/${b64url('javascript:alert(1)')}/5a6b7c8d9e0f1a2b9`);
     const r = await run(html);
     const unwrapped = r.findings.filter((f) => f.ruleId === 'heuristic.redirector' && f.action === 'unwrap-link');
     expect(unwrapped.map((f) => f.replacement).sort()).toEqual([...dests].sort());
@@ -97,7 +99,11 @@ describe('redirector templates (heuristic.redirector)', () => {
 
   it('the unsubscribe link through the same redirector keeps working (by List-Unsubscribe and by wording)', async () => {
     const unsub = `https://news.brand.example/go/${tokens[3]}`;
-    const html = [...tokens.slice(0, 3).map((t) => a(`https://news.brand.example/go/${t}`)), a(unsub, 'Newsletter abbestellen'), a('https://news.brand.example/go/Zz9Yy8Xx7Ww6Vv5U', 'Se désinscrire')].join('\n');
+    const html = [
+      ...tokens.slice(0, 3).map((t) => a(`https://news.brand.example/go/${t}`)),
+      a(unsub, 'Newsletter abbestellen'),
+      a('https://news.brand.example/go/Zz9Yy8Xx7Ww6Vv5U', 'Se désinscrire'),
+    ].join('\n');
     const r = await run(html, `List-Unsubscribe: <${unsub}>\r\n`);
     expect(r.out).toContain(`href="${unsub}"`);
     expect(r.out).toContain('href="https://news.brand.example/go/Zz9Yy8Xx7Ww6Vv5U"');
@@ -110,7 +116,9 @@ describe('redirector templates (heuristic.redirector)', () => {
       ...[123456, 123457, 123458].map((n) => a(`https://www.paper.example/p/${n}`)),
       ...['1AbCdEfGhIjKlMnOpQrStUvWxYz012345678', '1ZyXwVuTsRqPoNmLkJiHgFeDcBa98765432', '1QwErTyUiOpAsDfGhJkLzXcVbNm1234567'].map((d) => a(`https://docs.google.com/document/d/${d}/edit`)),
       ...['dQw4w9WgXcQ', 'kJQP7kiw5Fk', '9bZkp7q19f0'].map((v) => a(`https://youtu.be/${v}`)),
-      ...['3f9a8b7c6d5e4f3a2b1c', '9e8d7c6b5a4f3e2d1c0b', '1a2b3c4d5e6f7a8b9c0d'].map((h) => a(`https://cdn.shop.example/files/${h}.jpg`, `<img src="https://cdn.shop.example/files/${h}.jpg" width="300" height="200">`)),
+      ...['3f9a8b7c6d5e4f3a2b1c', '9e8d7c6b5a4f3e2d1c0b', '1a2b3c4d5e6f7a8b9c0d'].map((h) =>
+        a(`https://cdn.shop.example/files/${h}.jpg`, `<img src="https://cdn.shop.example/files/${h}.jpg" width="300" height="200">`),
+      ),
       a('https://lists.example.org/archives/list/dev@lists.example.org/message/CAF8kQ3mZx9Yt2Lw7Rb4Hn6Jp1Vc5Ds0Ge3@mail.example.com/', 'the thread'),
       a('https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fwww.brand.example%2Fstory%2Fone', 'Share'),
     ].join('\n');
@@ -200,27 +208,20 @@ describe('shared tokens (heuristic.shared-token)', () => {
 
 describe('links the recipient needs (needed-links, multilingual wording)', () => {
   const tokens = ['Kq8ZrT2vXy7bWm4N', 'Lp3sVd9QeJ6uHc1G', 'Mz5xNa7RfK2oYt8P'];
-  it.each([
-    ['Newsletter abbestellen'],
-    ['Zur Webseitenansicht'],
-    ['Benutzerprofil ändern'],
-    ['Se désabonner'],
-    ['Darse de baja'],
-    ['Uitschrijven'],
-    ['Wypisz się'],
-    ['配信停止'],
-    ['退订'],
-  ])('a redirector link worded %j is kept, and so is its plain-text copy with other parameters', async (wording) => {
-    const unsub = 'https://newsletter.verlag.example/d?zz9yy8xx7ww6vv5uu4';
-    const html = [...tokens.map((t) => a(`https://newsletter.verlag.example/d?${t.toLowerCase()}9x`)), a(`${unsub}&utm_source=nl`, wording)].join('\n');
-    const text = `Hinweis: ${unsub}\r\n`;
-    const raw = Buffer.from(
-      `From: n@verlag.example\r\nTo: alice@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}\r\n--b--\r\n`,
-    );
-    const r = await rewriteMessage(raw, { consent: NO_CONSENT, rules, recipients: ['alice@example.org'] });
-    const out = r.output.toString('utf8');
-    expect(out).toContain(`href="${unsub}&amp;utm_source=nl"`);
-    expect(out).toContain(`Hinweis: ${unsub}`);
-    expect(r.findings.filter((f) => f.action === 'neutralise-link')).toHaveLength(3);
-  });
+  it.each([['Newsletter abbestellen'], ['Zur Webseitenansicht'], ['Benutzerprofil ändern'], ['Se désabonner'], ['Darse de baja'], ['Uitschrijven'], ['Wypisz się'], ['配信停止'], ['退订']])(
+    'a redirector link worded %j is kept, and so is its plain-text copy with other parameters',
+    async (wording) => {
+      const unsub = 'https://newsletter.verlag.example/d?zz9yy8xx7ww6vv5uu4';
+      const html = [...tokens.map((t) => a(`https://newsletter.verlag.example/d?${t.toLowerCase()}9x`)), a(`${unsub}&utm_source=nl`, wording)].join('\n');
+      const text = `Hinweis: ${unsub}\r\n`;
+      const raw = Buffer.from(
+        `From: n@verlag.example\r\nTo: alice@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}\r\n--b--\r\n`,
+      );
+      const r = await rewriteMessage(raw, { consent: NO_CONSENT, rules, recipients: ['alice@example.org'] });
+      const out = r.output.toString('utf8');
+      expect(out).toContain(`href="${unsub}&amp;utm_source=nl"`);
+      expect(out).toContain(`Hinweis: ${unsub}`);
+      expect(r.findings.filter((f) => f.action === 'neutralise-link')).toHaveLength(3);
+    },
+  );
 });

@@ -4,7 +4,8 @@ import { b64, vectors, type Vector } from './helpers.js';
 
 /** ActiveCampaign's redirectUrl: base64 of the percent-encoded destination. */
 const redirectUrl = (dest: string): string => encodeURIComponent(b64(encodeURIComponent(dest)));
-const TAIL = '&sig=8qmHnkQkeFgS3NxHzrEp754UXV6SxWbgpVxm4gzfkV3G&iat=1635518073&a=%7C%7C225362583%7C%7C&account=example%2Eactivehosted%2Ecom&email=rcnACfXAw2TQUyfpj7YMwBdIU0DsLaDSPK6rhDqV%2BUXVt3QtV0xS&s=0ad92c0c4a2ff86eed94873b1c9268b7&i=19A27A1A54';
+const TAIL =
+  '&sig=8qmHnkQkeFgS3NxHzrEp754UXV6SxWbgpVxm4gzfkV3G&iat=1635518073&a=%7C%7C225362583%7C%7C&account=example%2Eactivehosted%2Ecom&email=rcnACfXAw2TQUyfpj7YMwBdIU0DsLaDSPK6rhDqV%2BUXVt3QtV0xS&s=0ad92c0c4a2ff86eed94873b1c9268b7&i=19A27A1A54';
 
 describe('activecampaign decoder', () => {
   vectors({ decoder: 'activecampaign' }, [

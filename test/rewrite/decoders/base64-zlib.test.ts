@@ -16,11 +16,7 @@ describe('base64-zlib decoder', () => {
   describe('query parameter', () => {
     vectors({ decoder: 'base64-zlib', param: 'z' }, [
       // literal: base64url(zlib('{"v":1,"url":"https://www.example.com/offers/spring?c=42"}'))
-      [
-        'literal zlib JSON vector',
-        'https://t.example.net/c?z=eJyrVipTsjLUUSotylGyUsooKSkottLXLy8v10utSMwtyEnVS87P1c9PS0stKtYvLijKzEu3T7Y1MVKqBQA3DBPR',
-        'https://www.example.com/offers/spring?c=42',
-      ],
+      ['literal zlib JSON vector', 'https://t.example.net/c?z=eJyrVipTsjLUUSotylGyUsooKSkottLXLy8v10utSMwtyEnVS87P1c9PS0stKtYvLijKzEu3T7Y1MVKqBQA3DBPR', 'https://www.example.com/offers/spring?c=42'],
       // literal: base64(raw deflate('https://shop.example.com/cart?id=9')), standard alphabet, no padding
       ['literal raw-deflate URL vector', 'https://t.example.net/c?z=yygpKSi20tcvzsgv0EutSMwtyEnVS87P1U9OLCqxz0yxtQQA', 'https://shop.example.com/cart?id=9'],
       ['zlib of a bare URL', `https://t.example.net/c?z=${zlibToken('https://example.com/zlib')}`, 'https://example.com/zlib'],
@@ -28,7 +24,7 @@ describe('base64-zlib decoder', () => {
       ['JSON holding JSON in a string', `https://t.example.net/c?z=${zlibToken(JSON.stringify({ p: JSON.stringify({ url: 'https://example.com/inner' }) }))}`, 'https://example.com/inner'],
       ['javascript: payload refused', `https://t.example.net/c?z=${zlibToken('javascript:alert(1)')}`, null],
       ['JSON without a URL', `https://t.example.net/c?z=${zlibToken('{"id":1,"list":"weekly"}')}`, null],
-      ['form-encoded record is not this decoder\'s format', `https://t.example.net/c?z=${zlibToken('l=https%3A%2F%2Fexample.com%2F&r=x')}`, null],
+      ["form-encoded record is not this decoder's format", `https://t.example.net/c?z=${zlibToken('l=https%3A%2F%2Fexample.com%2F&r=x')}`, null],
       ['base64 that is not compressed', `https://t.example.net/c?z=${Buffer.from('https://example.com/').toString('base64url')}`, null],
       ['garbage', 'https://t.example.net/c?z=eJzz%21%21%21', null],
     ] satisfies Vector[]);

@@ -23,11 +23,7 @@ describe('base64 decoder', () => {
 
   describe('path segment', () => {
     vectors({ decoder: 'base64', segment: 2 }, [
-      [
-        'ConvertKit-style third segment (literal)',
-        'https://click.convertkit-mail2.com/v8u0g5rkqkh7h8k6d9i3/d0hgh8h6v2l3nnt7/aHR0cHM6Ly93d3cuZXhhbXBsZS5jb20vYm9vaw==',
-        'https://www.example.com/book',
-      ],
+      ['ConvertKit-style third segment (literal)', 'https://click.convertkit-mail2.com/v8u0g5rkqkh7h8k6d9i3/d0hgh8h6v2l3nnt7/aHR0cHM6Ly93d3cuZXhhbXBsZS5jb20vYm9vaw==', 'https://www.example.com/book'],
       ['segment out of range', 'https://click.convertkit-mail2.com/a/b', null],
     ] satisfies Vector[]);
     vectors({ decoder: 'base64', segment: -2 }, [

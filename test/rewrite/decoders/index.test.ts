@@ -6,8 +6,23 @@ import type { UnwrapSpec } from '../../../src/rewrite/rules/types.js';
 
 /** The ids the rules file may reference; changing this list is changing the rules contract. */
 const IDS = [
-  'query', 'path', 'ses', 'base64', 'base64-zlib', 'base64-json', 'mailgun', 'mandrill', 'sparkpost',
-  'customerio', 'outreach', 'activecampaign', 'postmark', 'proofpoint', 'safelinks', 'barracuda', 'generic',
+  'query',
+  'path',
+  'ses',
+  'base64',
+  'base64-zlib',
+  'base64-json',
+  'mailgun',
+  'mandrill',
+  'sparkpost',
+  'customerio',
+  'outreach',
+  'activecampaign',
+  'postmark',
+  'proofpoint',
+  'safelinks',
+  'barracuda',
+  'generic',
 ];
 
 /** Arguments that exercise each decoder's options in the property test below. */
@@ -48,9 +63,7 @@ describe('decoder registry', () => {
     if (how === 'b64url') return Buffer.from(p).toString('base64url');
     return encodeURIComponent(p);
   });
-  const trackingUrl = fc
-    .tuple(fc.webUrl(), encoded, encoded)
-    .map(([base, a, b]) => `${base.replace(/[?#].*$/, '')}/r/${b}/${a}?u=${a}&url=${b}&p=${a}&a=${b}&redirectUrl=${a}&l=${b}`);
+  const trackingUrl = fc.tuple(fc.webUrl(), encoded, encoded).map(([base, a, b]) => `${base.replace(/[?#].*$/, '')}/r/${b}/${a}?u=${a}&url=${b}&p=${a}&a=${b}&redirectUrl=${a}&l=${b}`);
 
   it('every decoder is total and returns only http(s) URLs', () => {
     fc.assert(

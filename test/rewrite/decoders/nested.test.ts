@@ -18,12 +18,10 @@ function step(u: URL): string | null {
   return hit === undefined ? null : decodeWith(u, hit[1]);
 }
 
-const mailgun = (link: string): string =>
-  `https://email.mg.example.com/c/${deflateSync(Buffer.from(`h=abc&l=${encodeURIComponent(link)}&r=bob%40example.org`)).toString('base64url')}`;
+const mailgun = (link: string): string => `https://email.mg.example.com/c/${deflateSync(Buffer.from(`h=abc&l=${encodeURIComponent(link)}&r=bob%40example.org`)).toString('base64url')}`;
 const mandrill = (link: string): string =>
   `https://mandrillapp.com/track/click/30108723/example.com?p=${Buffer.from(JSON.stringify({ s: 'sig', v: 1, p: JSON.stringify({ u: 1, v: 1, url: link }) })).toString('base64url')}`;
-const safelinks = (link: string): string =>
-  `https://nam12.safelinks.protection.outlook.com/?url=${encodeURIComponent(link)}&data=05%7C02%7C&sdata=x&reserved=0`;
+const safelinks = (link: string): string => `https://nam12.safelinks.protection.outlook.com/?url=${encodeURIComponent(link)}&data=05%7C02%7C&sdata=x&reserved=0`;
 const google = (link: string): string => `https://www.google.com/url?q=${encodeURIComponent(link)}&sa=D&ust=1700000000000000`;
 
 describe('unwrapNested', () => {
@@ -68,9 +66,11 @@ describe('unwrapNested', () => {
   });
 
   it('treats a throwing step or an unparsable result as the end', () => {
-    expect(unwrapNested('https://a.example/', () => {
-      throw new Error('boom');
-    })).toEqual({ destination: null, hops: 0 });
+    expect(
+      unwrapNested('https://a.example/', () => {
+        throw new Error('boom');
+      }),
+    ).toEqual({ destination: null, hops: 0 });
     const twice = (u: URL): string => (u.hostname === 'a.example' ? 'https://b.example/' : 'not a url');
     expect(unwrapNested('https://a.example/', twice)).toEqual({ destination: 'https://b.example/', hops: 1 });
   });

@@ -21,8 +21,7 @@ function base32(text: string): string {
   return out;
 }
 
-const record = (url: string): string =>
-  JSON.stringify({ id: 11306798, url, org: '55b77a03-8861-4dea-867d-bb00c2ead86b', version: '4', sig: 'ewm7tDzdmki-pxRmECiQFR9fu43iVnhqerhOoJJKegE=' });
+const record = (url: string): string => JSON.stringify({ id: 11306798, url, org: '55b77a03-8861-4dea-867d-bb00c2ead86b', version: '4', sig: 'ewm7tDzdmki-pxRmECiQFR9fu43iVnhqerhOoJJKegE=' });
 
 describe('outreach decoder', () => {
   vectors({ decoder: 'outreach' }, [

@@ -36,8 +36,16 @@ describe('proofpoint decoder', () => {
       'https://lore.kernel.org/all/20250801065121.876793-1-dev@example.com',
     ],
     ['v3 query string stays in', 'https://urldefense.com/v3/__https://git.example.org/tree/drivers/x.c?h=v5.14__;!!CTRNKA9wMg0ARbw!0WCmLLqZ2Icl$', 'https://git.example.org/tree/drivers/x.c?h=v5.14'],
-    ['v3 one replaced character (~)', 'https://urldefense.com/v3/__https://wigner.example/*kadlec/pgp_public_key.txt__;fg!!GjvTz_vk!Ueht58Jfq7I9$', 'https://wigner.example/~kadlec/pgp_public_key.txt'],
-    ['v3 replaced fragment mark (#)', 'https://urldefense.com/v3/__http://devicetree.org/schemas/interconnect/mediatek,cci.yaml*__;Iw!!CTRNKA9wMg0ARbw!0vYE2yw$', 'http://devicetree.org/schemas/interconnect/mediatek,cci.yaml#'],
+    [
+      'v3 one replaced character (~)',
+      'https://urldefense.com/v3/__https://wigner.example/*kadlec/pgp_public_key.txt__;fg!!GjvTz_vk!Ueht58Jfq7I9$',
+      'https://wigner.example/~kadlec/pgp_public_key.txt',
+    ],
+    [
+      'v3 replaced fragment mark (#)',
+      'https://urldefense.com/v3/__http://devicetree.org/schemas/interconnect/mediatek,cci.yaml*__;Iw!!CTRNKA9wMg0ARbw!0vYE2yw$',
+      'http://devicetree.org/schemas/interconnect/mediatek,cci.yaml#',
+    ],
     [
       'v3 replaced "%" signs inside a wrapped gateway URL',
       'https://urldefense.com/v3/__https://protect2.fireeye.com/v1/url?k=26ebb71c&q=1&u=https*3A*2F*2Fgithub.com*2Flinux-nvme*2Fnvme-cli__;JSUlJSU!!EwVzqGoTKBqv-0DWAJBm!HyJHAJgOq3M4$',

@@ -5,11 +5,7 @@ import { HUGE, decode, quickly, vectors, type Vector } from './helpers.js';
 describe('query decoder', () => {
   describe('single parameter', () => {
     vectors({ decoder: 'query', param: 'q' }, [
-      [
-        'Google redirect',
-        'https://www.google.com/url?q=https://example.com/a%3Fb%3D1&sa=D&source=editors&ust=1700000000000000&usg=AOvVaw0abc',
-        'https://example.com/a?b=1',
-      ],
+      ['Google redirect', 'https://www.google.com/url?q=https://example.com/a%3Fb%3D1&sa=D&source=editors&ust=1700000000000000&usg=AOvVaw0abc', 'https://example.com/a?b=1'],
       ['one extra level of percent-encoding', 'https://r.example.net/go?q=https%253A%252F%252Fexample.com%252Fx%253Fy%253D1', 'https://example.com/x?y=1'],
       ['scheme-less host gets https', 'https://r.example.net/go?q=www.example.com/x', 'https://www.example.com/x'],
       ['protocol-relative gets https', 'https://r.example.net/go?q=//cdn.example.com/x', 'https://cdn.example.com/x'],

@@ -24,7 +24,17 @@ function sparkRecord(fields: readonly (readonly [number, string | Buffer | null]
 const TIMESTAMP: readonly [number, Buffer] = [6, Buffer.from([0x65, 0xa0, 0x3e, 0x89])];
 const CLICK_MARK: readonly [number, null] = [63, null];
 const recordFor = (dest: string): string =>
-  sparkRecord([TIMESTAMP, CLICK_MARK, [23, 'examplenews'], [2, Buffer.from('000203d4579f2091b090', 'hex')], [18, 'reader@example.org'], [9, null], [17, Buffer.alloc(4)], [4, dest], [7, '{"source":"newsletter"}']]);
+  sparkRecord([
+    TIMESTAMP,
+    CLICK_MARK,
+    [23, 'examplenews'],
+    [2, Buffer.from('000203d4579f2091b090', 'hex')],
+    [18, 'reader@example.org'],
+    [9, null],
+    [17, Buffer.alloc(4)],
+    [4, dest],
+    [7, '{"source":"newsletter"}'],
+  ]);
 
 // literal: record with field 4 = https://news.example.com/2024/05/04/story-slug/?ftcamp=crm/email
 const LITERAL =

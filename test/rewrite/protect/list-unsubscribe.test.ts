@@ -13,7 +13,9 @@ const rules = loadRules();
 
 function message(header: string, links: readonly string[]): Buffer {
   const body = links.map((l, i) => `<p><a href="${l.replace(/&/g, '&amp;')}">hier ${i}</a></p>`).join('\r\n');
-  return Buffer.from(`From: news@news.example.com\r\nTo: alice@example.org\r\nSubject: News\r\nList-Unsubscribe: <${header}>, <mailto:u@news.example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>${body}</body></html>\r\n`);
+  return Buffer.from(
+    `From: news@news.example.com\r\nTo: alice@example.org\r\nSubject: News\r\nList-Unsubscribe: <${header}>, <mailto:u@news.example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>${body}</body></html>\r\n`,
+  );
 }
 
 async function run(header: string, links: readonly string[]): Promise<string> {
@@ -30,7 +32,11 @@ describe('List-Unsubscribe endpoint', () => {
   });
 
   it('does not protect other links through a redirector the header happens to use', async () => {
-    const out = await run('https://t.example.net/r?u=alice%40example.org&a=unsub', ['https://t.example.net/r?u=alice%40example.org&a=1', 'https://t.example.net/r?u=alice%40example.org&a=2', 'https://t.example.net/r?u=alice%40example.org&a=3']);
+    const out = await run('https://t.example.net/r?u=alice%40example.org&a=unsub', [
+      'https://t.example.net/r?u=alice%40example.org&a=1',
+      'https://t.example.net/r?u=alice%40example.org&a=2',
+      'https://t.example.net/r?u=alice%40example.org&a=3',
+    ]);
     expect(out).not.toContain('alice%40example.org');
   });
 });

@@ -41,7 +41,10 @@ describe('the table', () => {
   it('covers unsubscribe, preferences and view-online phrases in every required language', () => {
     for (const lang of REQUIRED_LANGUAGES) {
       for (const kind of ['unsubscribe', 'preferences', 'view-online'] as const) {
-        expect(table.phrases.some((p) => p.lang === lang && p.kind === kind), `${lang} ${kind}`).toBe(true);
+        expect(
+          table.phrases.some((p) => p.lang === lang && p.kind === kind),
+          `${lang} ${kind}`,
+        ).toBe(true);
       }
     }
   });
@@ -138,21 +141,56 @@ describe.each(WRITTEN)('%s "%s" as written', (_lang, text) => {
 
 /** Calls to action in the same languages, and the "subscribe" words next to "unsubscribe". */
 const ORDINARY: readonly string[] = [
-  'Shop now', 'Read more', 'Subscribe', 'Sign up', 'View product', 'Browse the collection',
-  'Jetzt kaufen', 'Anmelden', 'Mehr erfahren', 'Zum Angebot',
-  'Acheter', "S'abonner", 'En savoir plus', 'Voir le produit',
-  'Comprar ahora', 'Suscríbete', 'Ver más',
-  'Acquista ora', 'Iscriviti', 'Scopri di più',
-  'Nu kopen', 'Inschrijven', 'Meer informatie',
-  'Comprar agora', 'Inscreva-se', 'Saiba mais',
-  'Kup teraz', 'Zapisz się', 'Dowiedz się więcej',
-  'Köp nu', 'Registrera dig', 'Läs mer',
-  'Køb nu', 'Tilmeld dig', 'Læs mere',
-  'Kjøp nå', 'Meld deg på', 'Les mer',
-  'Osta nyt', 'Tilaa uutiskirje', 'Lue lisää',
-  'Koupit', 'Přihlásit se k odběru', 'Více informací',
-  '今すぐ購入', 'メルマガ登録', '詳しくはこちら',
-  '立即购买', '订阅', '了解更多',
+  'Shop now',
+  'Read more',
+  'Subscribe',
+  'Sign up',
+  'View product',
+  'Browse the collection',
+  'Jetzt kaufen',
+  'Anmelden',
+  'Mehr erfahren',
+  'Zum Angebot',
+  'Acheter',
+  "S'abonner",
+  'En savoir plus',
+  'Voir le produit',
+  'Comprar ahora',
+  'Suscríbete',
+  'Ver más',
+  'Acquista ora',
+  'Iscriviti',
+  'Scopri di più',
+  'Nu kopen',
+  'Inschrijven',
+  'Meer informatie',
+  'Comprar agora',
+  'Inscreva-se',
+  'Saiba mais',
+  'Kup teraz',
+  'Zapisz się',
+  'Dowiedz się więcej',
+  'Köp nu',
+  'Registrera dig',
+  'Läs mer',
+  'Køb nu',
+  'Tilmeld dig',
+  'Læs mere',
+  'Kjøp nå',
+  'Meld deg på',
+  'Les mer',
+  'Osta nyt',
+  'Tilaa uutiskirje',
+  'Lue lisää',
+  'Koupit',
+  'Přihlásit se k odběru',
+  'Více informací',
+  '今すぐ購入',
+  'メルマガ登録',
+  '詳しくはこちら',
+  '立即购买',
+  '订阅',
+  '了解更多',
 ];
 
 describe.each(ORDINARY.map((t) => [t]))('"%s"', (text) => {
@@ -182,7 +220,11 @@ describe('URL words and shapes', () => {
     expect(table.byUrl(url)).not.toBeNull();
   });
 
-  it.each(['https://shop.example.com/products/blue-shirt?utm_campaign=2026_11_blackfriday', 'https://u1234.ct.sendgrid.net/ls/click?upn=Q7x-9f8e7d6c5b4a39281706f5e4d3c2b1a0', 'https://us5.list-manage.com/track/click?u=abc&id=def'])('%s is not a needed link', (url) => {
+  it.each([
+    'https://shop.example.com/products/blue-shirt?utm_campaign=2026_11_blackfriday',
+    'https://u1234.ct.sendgrid.net/ls/click?upn=Q7x-9f8e7d6c5b4a39281706f5e4d3c2b1a0',
+    'https://us5.list-manage.com/track/click?u=abc&id=def',
+  ])('%s is not a needed link', (url) => {
     expect(table.byUrl(url)).toBeNull();
   });
 
@@ -211,7 +253,9 @@ describe('URL words and shapes', () => {
   it('judges a redirect by the destination it carries, sign-in pages excepted', async () => {
     const { neededLink } = await import('../../../src/rewrite/analysis/needed-links.js');
     const click = (url: string) => ({ kind: 'click' as const, technique: 'tracked-link' as const, url, remove: { start: 0, end: 0 }, removeAction: 'neutralise-link' as const });
-    expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fnewsletter%2Funsubscribe'), rules)?.evidence).toBe('destination: URL word "unsub"');
+    expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fnewsletter%2Funsubscribe'), rules)?.evidence).toBe(
+      'destination: URL word "unsub"',
+    );
     expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Flogin'), rules)).toBeNull();
     expect(neededLink(click('https://click.mail.brand.example/c/8f3a9c2e71d4b5a6e0?u=https%3A%2F%2Fshop.brand.example%2Fsale&next=%2Funsubscribe'), rules)).toBeNull();
   });

@@ -43,28 +43,25 @@ describe('loader errors name the entry and the key', () => {
 
   // [case, yaml, expected message fragments]
   const cases: [string, string, RegExp[]][] = [
-    ['bad regex', entry("  - id: bad.open\n    vendor: Bad\n    kind: open\n    path: '^/(open'\n"),
-      [/trackers\[1\] \(id "bad\.open"\)\.path/, /invalid regular expression/]],
-    ['nested quantifier', entry("  - id: slow.open\n    vendor: Slow\n    kind: open\n    path: '^/(?:[a-z]+/)*x'\n"),
-      [/trackers\[1\] \(id "slow\.open"\)\.path/, /nested quantifiers/]],
-    ['duplicate id', entry('  - id: ok.open\n    vendor: Again\n    kind: open\n    host: again.example\n'),
-      [/trackers\[1\] \(id "ok\.open"\)/, /duplicate id, already used by trackers\[0\]/]],
-    ['unknown key', entry('  - id: typo.open\n    vendor: Typo\n    kind: open\n    hots: typo.example\n'),
-      [/trackers\[1\] \(id "typo\.open"\)/, /unknown key "hots"/]],
-    ['unknown decoder', entry('  - id: dec.click\n    vendor: Dec\n    kind: click\n    host: dec.example\n    unwrap: {decoder: rot13}\n'),
-      [/trackers\[1\] \(id "dec\.click"\)\.unwrap\.decoder/, /unknown decoder "rot13"/]],
-    ['unwrap on an open rule', entry('  - id: pix.open\n    vendor: Pix\n    kind: open\n    host: pix.example\n    unwrap: {decoder: query, param: u}\n'),
-      [/pix\.open/, /only click \(or both\) rules can be unwrapped/]],
-    ['bad kind', entry('  - id: k.open\n    vendor: K\n    kind: opens\n    host: k.example\n'),
-      [/trackers\[1\] \(id "k\.open"\)\.kind/, /open, click, both/]],
-    ['host with scheme', entry('  - id: h.open\n    vendor: H\n    kind: open\n    host: https://h.example/\n'),
-      [/trackers\[1\] \(id "h\.open"\)\.host/, /host name/]],
-    ['no condition', entry('  - id: all.open\n    vendor: All\n    kind: open\n'),
-      [/all\.open/, /at least one of host, path, query, url/]],
-    ['duplicate param', `${entry('')}params:\n  - {id: p.a, vendor: null, name: x}\n  - {id: p.b, vendor: null, name: X}\n`,
-      [/params\[1\] \(id "p\.b"\)/, /already listed as p\.a/]],
-    ['star inside a param name', `${entry('')}params:\n  - {id: p.a, vendor: null, name: 'a*b'}\n`,
-      [/params\[0\] \(id "p\.a"\)\.name/, /prefix ending in "\*"/]],
+    ['bad regex', entry("  - id: bad.open\n    vendor: Bad\n    kind: open\n    path: '^/(open'\n"), [/trackers\[1\] \(id "bad\.open"\)\.path/, /invalid regular expression/]],
+    ['nested quantifier', entry("  - id: slow.open\n    vendor: Slow\n    kind: open\n    path: '^/(?:[a-z]+/)*x'\n"), [/trackers\[1\] \(id "slow\.open"\)\.path/, /nested quantifiers/]],
+    ['duplicate id', entry('  - id: ok.open\n    vendor: Again\n    kind: open\n    host: again.example\n'), [/trackers\[1\] \(id "ok\.open"\)/, /duplicate id, already used by trackers\[0\]/]],
+    ['unknown key', entry('  - id: typo.open\n    vendor: Typo\n    kind: open\n    hots: typo.example\n'), [/trackers\[1\] \(id "typo\.open"\)/, /unknown key "hots"/]],
+    [
+      'unknown decoder',
+      entry('  - id: dec.click\n    vendor: Dec\n    kind: click\n    host: dec.example\n    unwrap: {decoder: rot13}\n'),
+      [/trackers\[1\] \(id "dec\.click"\)\.unwrap\.decoder/, /unknown decoder "rot13"/],
+    ],
+    [
+      'unwrap on an open rule',
+      entry('  - id: pix.open\n    vendor: Pix\n    kind: open\n    host: pix.example\n    unwrap: {decoder: query, param: u}\n'),
+      [/pix\.open/, /only click \(or both\) rules can be unwrapped/],
+    ],
+    ['bad kind', entry('  - id: k.open\n    vendor: K\n    kind: opens\n    host: k.example\n'), [/trackers\[1\] \(id "k\.open"\)\.kind/, /open, click, both/]],
+    ['host with scheme', entry('  - id: h.open\n    vendor: H\n    kind: open\n    host: https://h.example/\n'), [/trackers\[1\] \(id "h\.open"\)\.host/, /host name/]],
+    ['no condition', entry('  - id: all.open\n    vendor: All\n    kind: open\n'), [/all\.open/, /at least one of host, path, query, url/]],
+    ['duplicate param', `${entry('')}params:\n  - {id: p.a, vendor: null, name: x}\n  - {id: p.b, vendor: null, name: X}\n`, [/params\[1\] \(id "p\.b"\)/, /already listed as p\.a/]],
+    ['star inside a param name', `${entry('')}params:\n  - {id: p.a, vendor: null, name: 'a*b'}\n`, [/params\[0\] \(id "p\.a"\)\.name/, /prefix ending in "\*"/]],
     ['unknown top-level key', `${entry('')}trakers: []\n`, [/top level: unknown key "trakers"/]],
     ['YAML syntax', "version: '1'\ntrackers: [\n", [/not valid YAML/]],
     ['duplicate YAML key', entry('    host: twice.example\n'), [/not valid YAML/, /[Mm]ap keys must be unique/]],
@@ -95,9 +92,16 @@ describe('loader errors name the entry and the key', () => {
 
 describe('nestedQuantifierAt', () => {
   const cases: [string, boolean][] = [
-    ['(a+)+', true], ['(?:[a-z0-9-]+\\.)*x', true], ['(a*){2,}', true], ['((a)+)*', true],
-    ['^/(?:[^/?#]*\\.)?mkt\\d+', false], ['^/e[1-3]t/(?:o|to)/', false], ['(a+)?', false], ['[(a+)]+', false],
-    ['\\(a+\\)+', false], ['(?:[a-z]+\\.){3}', false],
+    ['(a+)+', true],
+    ['(?:[a-z0-9-]+\\.)*x', true],
+    ['(a*){2,}', true],
+    ['((a)+)*', true],
+    ['^/(?:[^/?#]*\\.)?mkt\\d+', false],
+    ['^/e[1-3]t/(?:o|to)/', false],
+    ['(a+)?', false],
+    ['[(a+)]+', false],
+    ['\\(a+\\)+', false],
+    ['(?:[a-z]+\\.){3}', false],
   ];
   it.each(cases)('%s -> %s', (source, nested) => {
     expect(nestedQuantifierAt(source) >= 0).toBe(nested);

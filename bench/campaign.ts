@@ -13,7 +13,7 @@ import { rewriteMessage } from '../src/rewrite/engine.js';
 import { loadRules } from '../src/rewrite/rules/index.js';
 import { NO_CONSENT } from '../src/rewrite/types.js';
 
-const COPIES = Number(process.env['BENCH_COPIES'] ?? 200);
+const COPIES = Number(process.env.BENCH_COPIES ?? 200);
 const LINKS = 200;
 const rules = loadRules();
 

@@ -96,9 +96,15 @@ class Groups {
   private readonly seen = new Map<string, Set<string>>();
   get(key: string, file: string): Metrics {
     let m = this.map.get(key);
-    if (!m) this.map.set(key, (m = emptyMetrics()));
+    if (!m) {
+      m = emptyMetrics();
+      this.map.set(key, m);
+    }
     let files = this.seen.get(key);
-    if (!files) this.seen.set(key, (files = new Set()));
+    if (!files) {
+      files = new Set();
+      this.seen.set(key, files);
+    }
     if (!files.has(file)) {
       files.add(file);
       m.messages++;

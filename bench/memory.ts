@@ -18,13 +18,13 @@ import nodemailer from 'nodemailer';
 import { packageRoot } from '../src/paths.js';
 import { freePort, startCountingSink, waitForPort } from './net.js';
 
-const LARGE = Number(process.env['BENCH_LARGE'] ?? 12);
-const SIZE = Number(process.env['BENCH_SIZE_MB'] ?? 49) * 1_000_000;
-const BUDGET = process.env['BENCH_BUDGET'];
+const LARGE = Number(process.env.BENCH_LARGE ?? 12);
+const SIZE = Number(process.env.BENCH_SIZE_MB ?? 49) * 1_000_000;
+const BUDGET = process.env.BENCH_BUDGET;
 // the 12 senders share this one process, and each spends seconds of CPU dot-stuffing its 49 MB in
 // one go, during which its own connection is silent: a longer grace keeps smtp.minDataRate from
 // cutting off clients that this bench starves (the default is used when BENCH_RATE_GRACE=default)
-const RATE_GRACE = process.env['BENCH_RATE_GRACE'] === 'default' ? '' : `smtp:\n  dataRateGrace: ${process.env['BENCH_RATE_GRACE'] ?? '60s'}\n`;
+const RATE_GRACE = process.env.BENCH_RATE_GRACE === 'default' ? '' : `smtp:\n  dataRateGrace: ${process.env.BENCH_RATE_GRACE ?? '60s'}\n`;
 
 /** VmHWM (peak resident set) and VmRSS of a process, in bytes (Linux). */
 function memOf(pid: number): { peak: number; now: number } {
@@ -106,7 +106,7 @@ async function run(label: string, messages: Buffer[]): Promise<void> {
       return info.response.slice(0, 3);
     } catch (err) {
       const e = err as { responseCode?: number; code?: string; message?: string };
-      if (process.env['BENCH_DEBUG']) console.error(e.code, e.message);
+      if (process.env.BENCH_DEBUG) console.error(e.code, e.message);
       return e.responseCode ? String(e.responseCode) : (e.code ?? 'error');
     } finally {
       t.close();
@@ -142,7 +142,7 @@ await run(
   `${LARGE} concurrent messages of ${(raw.length / 1e6).toFixed(1)} MB (HTML with trackers + base64 attachment, no consent)`,
   Array.from({ length: LARGE }, () => raw),
 );
-if (process.env['BENCH_HTML'] !== '0') {
+if (process.env.BENCH_HTML !== '0') {
   const html = htmlMessage(SIZE);
   await run(`one message of ${(html.length / 1e6).toFixed(1)} MB that is all HTML (inspected text)`, [html]);
 }

@@ -17,7 +17,10 @@ export function freePort(): Promise<number> {
 export async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      const c = createConnection(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
+      const c = createConnection(port, '127.0.0.1', () => {
+        c.destroy();
+        resolve(true);
+      });
       c.on('error', () => resolve(false));
     });
     if (ok) return;

@@ -42,8 +42,8 @@ export function meetsRealTargets(m: HalfMetrics): boolean {
 export function sideBySide(synthetic: EvalReport | null, halves: readonly HalfReport[]): string {
   const cols = ['', 'synthetic', ...halves.map((h) => `real ${h.half}`), 'target (held-out)'];
   const s = synthetic;
-  const click = s?.byKind['click'];
-  const open = s?.byKind['open'];
+  const click = s?.byKind.click;
+  const open = s?.byKind.open;
   const rows: string[][] = [
     ['messages', s ? String(s.messages) : '-', ...halves.map((h) => `${h.metrics.messages}${h.metrics.missing ? ` (+${h.metrics.missing} absent)` : ''}`), ''],
     [
@@ -68,7 +68,7 @@ export function sideBySide(synthetic: EvalReport | null, halves: readonly HalfRe
   const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ');
   const out = [line(cols), widths.map((w) => '-'.repeat(w)).join('   '), ...rows.map(line)];
   const held = halves.find((h) => h.half === 'heldout');
-  if (held && held.metrics.messages) out.push('', `held-out half ${meetsRealTargets(held.metrics) ? 'meets' : 'does NOT meet'} the targets`);
+  if (held?.metrics.messages) out.push('', `held-out half ${meetsRealTargets(held.metrics) ? 'meets' : 'does NOT meet'} the targets`);
   return out.join('\n');
 }
 
@@ -86,7 +86,10 @@ export function listMisses(halves: readonly HalfReport[], opts: ListOptions): st
       const per = new Map<string, Map<string, number>>();
       for (const m of h.misses) {
         let k = per.get(m.message);
-        if (!k) per.set(m.message, (k = new Map()));
+        if (!k) {
+          k = new Map();
+          per.set(m.message, k);
+        }
         k.set(m.kind, (k.get(m.kind) ?? 0) + 1);
       }
       for (const [msg, kinds] of per) out.push(`  ${msg}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}`);

@@ -61,7 +61,10 @@ const groups = new Map<string, Occurrence[]>();
 for (const o of occ) {
   const k = template(o.url);
   let g = groups.get(k);
-  if (!g) groups.set(k, (g = []));
+  if (!g) {
+    g = [];
+    groups.set(k, g);
+  }
   g.push(o);
 }
 for (const [k, g] of groups) {

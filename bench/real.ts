@@ -156,7 +156,7 @@ export interface Occurrence {
   readonly context: string;
 }
 
-const URL_IN_TEXT = /https?:\/\/[^\s<>"'`{}|\\^\]\[]+/g;
+const URL_IN_TEXT = /https?:\/\/[^\s<>"'`{}|\\^\][]+/g;
 const CSS_URL = /url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3/gi;
 
 /** A URL in plain text ends where a reader sees it end: before an unbalanced ")" (markdown links) and trailing punctuation. */
@@ -239,11 +239,11 @@ function htmlOccurrences(html: string, out: Occurrence[], depth = 0): void {
       if (!isHttp(u)) continue;
       const a = $(el).attr();
       const hints = [
-        a?.['width'] ? `w=${a['width']}` : '',
-        a?.['height'] ? `h=${a['height']}` : '',
-        a?.['alt'] !== undefined ? `alt="${a['alt']!.slice(0, 40)}"` : '',
-        a?.['rel'] ? `rel=${a['rel']}` : '',
-        a?.['style'] ? `style="${a['style']!.slice(0, 60)}"` : '',
+        a?.width ? `w=${a.width}` : '',
+        a?.height ? `h=${a.height}` : '',
+        a?.alt !== undefined ? `alt="${a.alt!.slice(0, 40)}"` : '',
+        a?.rel ? `rel=${a.rel}` : '',
+        a?.style ? `style="${a.style!.slice(0, 60)}"` : '',
       ]
         .filter(Boolean)
         .join(' ');
@@ -350,7 +350,10 @@ export function labelUrls(occ: readonly Occurrence[], labels: Labels): LabelledU
   const byUrl = new Map<string, Set<Where>>();
   for (const o of occ) {
     let w = byUrl.get(o.url);
-    if (!w) byUrl.set(o.url, (w = new Set()));
+    if (!w) {
+      w = new Set();
+      byUrl.set(o.url, w);
+    }
     w.add(o.where);
   }
   const out: LabelledUrl[] = [];
@@ -624,7 +627,12 @@ export function knownFrom(misses: readonly RealMiss[]): KnownMisses {
 
 function dedupe<T>(xs: T[], key: (x: T) => string): T[] {
   const seen = new Set<string>();
-  return xs.filter((x) => (seen.has(key(x)) ? false : (seen.add(key(x)), true)));
+  return xs.filter((x) => {
+    const k = key(x);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 export function writeKnownMisses(known: KnownMisses, path = knownMissesPath()): void {

@@ -32,9 +32,9 @@ import { loadRules } from '../src/rewrite/rules/index.js';
 import { NO_CONSENT } from '../src/rewrite/types.js';
 import { freePort, startCountingSink, waitForPort } from './net.js';
 
-const SESSIONS = Number(process.env['BENCH_SESSIONS'] ?? 10);
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10);
 /** Newsletters per phase; the other kinds in proportion. */
-const SCALE = Number(process.env['BENCH_MESSAGES'] ?? 100);
+const SCALE = Number(process.env.BENCH_MESSAGES ?? 100);
 const root = packageRoot();
 const which = (name: string): string | undefined => ['/usr/sbin', '/usr/bin', '/usr/local/sbin'].map((d) => join(d, name)).find((p) => existsSync(p));
 const smtpSource = which('smtp-source');
@@ -103,14 +103,21 @@ async function startSink(): Promise<Sink> {
   if (smtpSinkBin) {
     const port = await freePort();
     // -c: a running count ("... mesg=N") on stdout; 1000: listen backlog
-    const p = spawn(smtpSinkBin, ['-c', '-u', isRoot ? 'nobody' : String(process.env['USER'] ?? 'nobody'), `127.0.0.1:${port}`, '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(smtpSinkBin, ['-c', '-u', isRoot ? 'nobody' : String(process.env.USER ?? 'nobody'), `127.0.0.1:${port}`, '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let n = 0;
     p.stdout!.on('data', (d: Buffer) => {
       const all = [...d.toString('latin1').matchAll(/mesg=(\d+)/g)];
       if (all.length) n = Number(all[all.length - 1]![1]);
     });
     await waitForPort(port);
-    return { port, count: () => n, close: async () => void (p.kill('SIGTERM'), await once(p, 'exit')) };
+    return {
+      port,
+      count: () => n,
+      close: async () => {
+        p.kill('SIGTERM');
+        await once(p, 'exit');
+      },
+    };
   }
   const s = await startCountingSink();
   return { port: s.port, count: () => s.delivered(), close: () => s.close() };
@@ -200,7 +207,7 @@ async function startRelay(name: string, grants: ReadonlyArray<[string, ('opens' 
   }
   const proc = spawn(
     process.execPath,
-    [...(process.env['RELAY_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['RELAY_PROF']}`] : []), join(root, 'bin', 'consent-relay.js'), 'serve', '--config', file],
+    [...(process.env.RELAY_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RELAY_PROF}`] : []), join(root, 'bin', 'consent-relay.js'), 'serve', '--config', file],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stopped: { p50: number; p99: number; max: number } | null = null;
@@ -275,22 +282,22 @@ const multi = MIX.find((k) => k.recipients > 1)!;
 const allMessages = mixMessages;
 const results: Record<string, Phase> = {};
 try {
-  results['sink'] = await phase('sink direct', sink.port, allMessages);
+  results.sink = await phase('sink direct', sink.port, allMessages);
 
   const filtering = await startRelay('filter', MULTI_GRANTS);
   // the relay sends one copy per consent class: 3 for the 5-recipient message
-  results['filter'] = await phase('relay, filtering', filtering.port, allMessages + multi.count * 2);
+  results.filter = await phase('relay, filtering', filtering.port, allMessages + multi.count * 2);
   const filterRss = filtering.peakRss();
 
   // added latency at half the filtering throughput: the same paced probe through the relay and straight to the sink
-  const rate = results['filter'].msgs / 2;
+  const rate = results.filter.msgs / 2;
   const viaRelay = await probe(filtering.port, rate, 5);
   const direct = await probe(sink.port, rate, 3);
   const filterLoop = await filtering.stop();
 
   const passGrants = MIX.flatMap((k) => rcpts(k).map((a): [string, ('opens' | 'clicks')[]] => [a, ['opens', 'clicks']]));
   const pass = await startRelay('pass', passGrants);
-  results['pass'] = await phase('relay, pass-through', pass.port, allMessages);
+  results.pass = await phase('relay, pass-through', pass.port, allMessages);
   await pass.stop();
 
   let postfixNote = '';
@@ -302,7 +309,7 @@ try {
       config: { default_process_limit: '200', smtp_destination_concurrency_limit: String(SESSIONS * 2), message_size_limit: '0' },
     });
     try {
-      results['postfix'] = await phase('Postfix relaying', pf.port, allMessages);
+      results.postfix = await phase('Postfix relaying', pf.port, allMessages);
     } finally {
       await pf.stop();
     }
@@ -351,7 +358,7 @@ try {
   const one = await engineMs(1);
   const all = await engineMs(cores);
 
-  const f = results['filter']!;
+  const f = results.filter!;
   const lat = { p50: pct(viaRelay, 50) - pct(direct, 50), p99: pct(viaRelay, 99) - pct(direct, 99) };
   console.log('');
   console.log(

@@ -22,7 +22,7 @@ const messages = readdirSync(dir)
   .map((f) => ({ name: f, raw: readFileSync(join(dir, f)) }));
 const totalBytes = messages.reduce((n, m) => n + m.raw.length, 0);
 const rules = loadRules();
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 
 async function splitJoin(raw: Buffer): Promise<number> {
   let n = 0;
@@ -82,7 +82,7 @@ function scanCli(file: string, runs: number): void {
   );
 }
 
-scanCli(join(dir, '14-mailtrack-gmail.eml'), Number(process.env['BENCH_SCAN_RUNS'] ?? 7));
+scanCli(join(dir, '14-mailtrack-gmail.eml'), Number(process.env.BENCH_SCAN_RUNS ?? 7));
 console.log(`fixture mix: ${messages.length} messages, ${(totalBytes / 1024).toFixed(0)} KB, ${seconds}s per row, one core (node ${process.version})`);
 await run('split+join pass-through (mailsplit)', splitJoin);
 await run('engine, consent none', consent(NO_CONSENT));

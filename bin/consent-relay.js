@@ -6,7 +6,7 @@ import('../dist/src/cli/main.js')
     if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
       process.stderr.write('consent-relay: not built yet; run `npm run build` (or `npm ci`) in the package directory\n');
     } else {
-      process.stderr.write(`consent-relay: ${err && err.stack ? err.stack : err}\n`);
+      process.stderr.write(`consent-relay: ${err?.stack ? err.stack : err}\n`);
     }
     process.exit(70);
   });

@@ -22,7 +22,6 @@ import type { ChainEntry, ChainHead, ChainKey, ChainStore, StoredChainRow } from
 import { loadAuditKey } from './keys.js';
 import { verifyChain } from './verify.js';
 import type { ChainReport, CheckpointClaim } from './verify.js';
-import type { AuditKey } from './keys.js';
 import type { AuditLog, AuditQuery, AuditRow } from './log.js';
 import { redactText, redactUrl } from './redact.js';
 
@@ -135,7 +134,6 @@ export interface SqliteAuditLogOptions {
 export class SqliteAuditLog implements AuditLog, ChainStore {
   readonly file: string;
   private readonly db: SqliteDatabase;
-  private readonly key: AuditKey;
   private readonly chainKey: ChainKey;
   private readonly insertEvent: Statement<[string, string, string, string | null, string, string, string | null, number, string, string], { id: number }>;
   private readonly selectHead: Statement<[], ChainHead>;
@@ -144,7 +142,10 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
 
   /** Opens (creating the database and the key if needed). Throws RelayError AUDIT_UNAVAILABLE. */
   constructor(dataDir: string, options: SqliteAuditLogOptions = {}) {
-    this.key = loadAuditKey(dataDir);
+    // Nothing here hashes with the audit key, but opening the log still creates it and fails at
+    // start if it is unreadable (this constructor's contract); the consent store and the web pages
+    // hash with it.
+    loadAuditKey(dataDir);
     this.chainKey = loadChainKey(dataDir);
     this.db = openDatabase({
       dataDir,

@@ -72,7 +72,10 @@ interface Acc {
 const acc = (): Acc => ({ messages: new Set(), trackers: 0, removals: 0, kept: 0 });
 function bump(map: Map<string, Acc>, key: string): Acc {
   let a = map.get(key);
-  if (!a) map.set(key, (a = acc()));
+  if (!a) {
+    a = acc();
+    map.set(key, a);
+  }
   return a;
 }
 
@@ -86,7 +89,10 @@ export function summarise(rows: readonly AuditRow[], by: ReportDimension, period
   const starts: AuditSummary['starts'][number][] = [];
   const version = (v: string, at: string): { firstSeen: string; lastSeen: string; messages: Set<string>; starts: number } => {
     let e = versions.get(v);
-    if (!e) versions.set(v, (e = { firstSeen: at, lastSeen: at, messages: new Set(), starts: 0 }));
+    if (!e) {
+      e = { firstSeen: at, lastSeen: at, messages: new Set(), starts: 0 };
+      versions.set(v, e);
+    }
     if (at < e.firstSeen) e.firstSeen = at;
     if (at > e.lastSeen) e.lastSeen = at;
     return e;

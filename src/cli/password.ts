@@ -55,8 +55,14 @@ function ask(prompt: string): Promise<string> {
     };
     const onData = (d: Buffer): void => {
       for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done(null);
-        if (ch === '\u0003') return done(new RelayError('USAGE', 'interrupted; nothing was changed'));
+        if (ch === '\r' || ch === '\n') {
+          done(null);
+          return;
+        }
+        if (ch === '\u0003') {
+          done(new RelayError('USAGE', 'interrupted; nothing was changed'));
+          return;
+        }
         if (ch === '\u007f' || ch === '\b') line = [...line].slice(0, -1).join('');
         else line += ch;
       }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { RelayError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { parseYaml } from '../yaml.js';
@@ -64,19 +64,19 @@ function legacyListen(data: Record<string, unknown>, file: string | undefined): 
 
 function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): Record<string, unknown> {
   const out: Record<string, unknown> = { ...data };
-  if (o.dataDir) out['dataDir'] = o.dataDir;
+  if (o.dataDir) out.dataDir = o.dataDir;
   if (o.listen || o.addListeners?.length) {
-    const given = Array.isArray(out['listeners']) ? [...(out['listeners'] as unknown[])] : [{ mode: 'local', address: '127.0.0.1:2525' }];
+    const given = Array.isArray(out.listeners) ? [...(out.listeners as unknown[])] : [{ mode: 'local', address: '127.0.0.1:2525' }];
     if (o.listen) {
       const i = given.findIndex((l) => !!l && typeof l === 'object' && ((l as { mode?: unknown }).mode ?? 'local') === 'local');
       if (i >= 0) given[i] = { ...(given[i] as object), address: o.listen };
       else given.unshift({ mode: 'local', address: o.listen });
     }
-    out['listeners'] = [...given, ...(o.addListeners ?? [])];
+    out.listeners = [...given, ...(o.addListeners ?? [])];
   }
-  if (o.upstream) out['upstream'] = { ...((out['upstream'] as object | undefined) ?? {}), address: o.upstream };
-  if (o.http) out['http'] = { ...((out['http'] as object | undefined) ?? {}), listen: o.http };
-  if (o.publicUrl) out['http'] = { ...((out['http'] as object | undefined) ?? {}), publicUrl: o.publicUrl };
+  if (o.upstream) out.upstream = { ...((out.upstream as object | undefined) ?? {}), address: o.upstream };
+  if (o.http) out.http = { ...((out.http as object | undefined) ?? {}), listen: o.http };
+  if (o.publicUrl) out.http = { ...((out.http as object | undefined) ?? {}), publicUrl: o.publicUrl };
   return out;
 }
 

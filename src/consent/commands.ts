@@ -78,7 +78,7 @@ export async function withdrawConsent(store: ConsentStore, opts: WithdrawOptions
   return store.record({
     address: opts.address,
     action: 'withdraw',
-    scopes: opts.scopes && opts.scopes.length ? opts.scopes : ALL_SCOPES,
+    scopes: opts.scopes?.length ? opts.scopes : ALL_SCOPES,
     source: opts.source ?? 'withdrawal',
     method: opts.method ?? 'cli',
     evidence: opts.evidence ?? null,

@@ -103,7 +103,7 @@ export function planImport(opts: ImportOptions): ImportPlan {
   const events: NewConsentEvent[] = [];
   let skipped = 0;
   const crmSource = opts.source?.trim() || `import of ${mapper.format} export`;
-  const needScopes = mapper.format !== 'native' && !(opts.scopes && opts.scopes.length);
+  const needScopes = mapper.format !== 'native' && !opts.scopes?.length;
   for (const row of rows) {
     const problem = (reason: string): void => void problems.push({ line: row.line, reason });
     if (row.fields.length !== names.length) {

@@ -52,8 +52,12 @@ function batched(log: AuditLog): (events: AuditEvent[], subjects: string[]) => P
         setImmediate(() => {
           pending = null;
           log.append(batch.events, batch.subjects).then(
-            () => batch.waiters.forEach((w) => w.resolve()),
-            (err: unknown) => batch.waiters.forEach((w) => w.reject(err)),
+            () => {
+              for (const w of batch.waiters) w.resolve();
+            },
+            (err: unknown) => {
+              for (const w of batch.waiters) w.reject(err);
+            },
           );
         });
       }

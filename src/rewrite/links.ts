@@ -31,7 +31,10 @@ export function httpUrl(raw: string): URL | null {
 export function resolveDestination(url: URL, rules: RuleSet): string | null {
   // the classifier, the needed-link check and the analysers all ask about the same links
   let memo = destinations.get(rules);
-  if (!memo) destinations.set(rules, (memo = new Map()));
+  if (!memo) {
+    memo = new Map();
+    destinations.set(rules, memo);
+  }
   const known = memo.get(url.href);
   if (known !== undefined) return known;
   const found = unwrapDestination(url, rules);

@@ -187,13 +187,19 @@ function installHooks(): void {
   const auth = proto.handler_AUTH;
   proto.handler_AUTH = function handlerAuth(this: SMTPConnection, command: Buffer, callback: () => void): void {
     const refusal = (this._server as HookedServer).consentRelayAuthGate?.(this);
-    if (!refusal) return auth.call(this, command, callback);
+    if (!refusal) {
+      auth.call(this, command, callback);
+      return;
+    }
     this.send(refusal.responseCode, refusal.message);
     callback();
   };
   const ehlo = proto.handler_EHLO;
   proto.handler_EHLO = function handlerEhlo(this: SMTPConnection, command: Buffer, callback: () => void): void {
-    if (this.secure || !(this._server as HookedServer).consentRelayAuthGate) return ehlo.call(this, command, callback);
+    if (this.secure || !(this._server as HookedServer).consentRelayAuthGate) {
+      ehlo.call(this, command, callback);
+      return;
+    }
     // the reply is built and sent synchronously: filter that one send, then fall back to the prototype's
     const self = this as unknown as { send: (code: number, data: unknown, context?: unknown) => void };
     const send = self.send;
@@ -207,7 +213,10 @@ function installHooks(): void {
   const onCommand = proto._onCommand;
   proto._onCommand = function preAuth(this: SMTPConnection, command: Buffer, callback?: () => void): void {
     const refusal = (this._server as HookedServer).consentRelayPreAuth?.(this);
-    if (!refusal) return onCommand.call(this, command, callback);
+    if (!refusal) {
+      onCommand.call(this, command, callback);
+      return;
+    }
     this.send(refusal.responseCode, refusal.message);
     this.close();
   };

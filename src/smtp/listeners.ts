@@ -61,6 +61,11 @@ export function resolveListeners(listeners: readonly ListenerConfig[]): Listener
         const tlsFiles = l.tls ? { ...l.tls, ...(l.clientCa ? { clientCa: l.clientCa } : {}) } : null;
         return { ...base, allow: new Allowlist(l.allow, `${where} allow`), tlsFiles, implicitTls: false, requireClientCert: !!l.clientCa };
       }
+      default: {
+        // the schema admits only the modes above; this makes a new mode a type error here
+        const unknown: never = l;
+        throw new RelayError('CONFIG_INVALID', `${where}: unknown listener mode ${JSON.stringify(unknown)}`);
+      }
     }
   });
 }

@@ -18,7 +18,7 @@ import { RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { KeyRing } from './keys.js';
 import { WebLinks } from './links.js';
-import { M, Metrics } from './metrics.js';
+import { M, type Metrics } from './metrics.js';
 import { buildWebServer } from './server.js';
 import { LinkSubjects } from './subjects.js';
 import { loadWording, type Wording } from './wording.js';

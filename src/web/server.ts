@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import type { KeyRing } from './keys.js';
 import { CONSENT_PATH, GATE_PATH } from './links.js';
 import { M, type Metrics } from './metrics.js';
-import { form, layout, paragraphs } from './pages.js';
+import { escapeHtml, form, layout, paragraphs } from './pages.js';
 import type { LinkSubjects } from './subjects.js';
 import { verifyToken, type TokenClaims, type TokenFailure } from './token.js';
 import { fill, scopesText, shown, type ShownWording, type Wording } from './wording.js';
@@ -121,9 +121,14 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
     // RFC 8058 one-click: a mail client POSTs "List-Unsubscribe=One-Click" without showing our page
     const oneClick = claims.action === 'opt-out' && body['List-Unsubscribe'] === 'One-Click';
     const c = consentLines(claims);
-    if (!oneClick && body['wording'] !== w.version) {
+    if (!oneClick && body.wording !== w.version) {
       count(claims.action, 'POST', 'wording-changed');
-      return html(reply, 409, c.title, `<p class="note">${escape(w.changed)}</p>\n${paragraphs(c.lines[1]!)}${form(w.version, [{ name: 'confirm', value: 'yes', label: c.button, primary: true }])}`);
+      return html(
+        reply,
+        409,
+        c.title,
+        `<p class="note">${escapeHtml(w.changed)}</p>\n${paragraphs(c.lines[1]!)}${form(w.version, [{ name: 'confirm', value: 'yes', label: c.button, primary: true }])}`,
+      );
     }
     const address = deps.subjects.resolve(claims.recipient!);
     if (!address) {
@@ -207,7 +212,7 @@ export function buildWebServer(deps: WebServerDeps): FastifyInstance {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: r.ok ? 'malformed' : r.reason });
       return invalid(reply, r.ok ? 'malformed' : r.reason);
     }
-    if (req.body?.['choice'] === 'continue' && webUrl(r.claims.target.url)) {
+    if (req.body?.choice === 'continue' && webUrl(r.claims.target.url)) {
       deps.metrics.inc(M.gate[0], M.gate[1], { result: 'ask-continued' });
       return reply.code(303).header('location', r.claims.target.url).send();
     }
@@ -223,10 +228,6 @@ type TokenResultFor = ReturnType<typeof verifyToken>;
 /** Only http(s) is redirected to, even from a signed token: a javascript: or data: URL from a message is never followed. */
 function webUrl(url: string): boolean {
   return /^https?:\/\//i.test(url);
-}
-
-function escape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** Evidence of who acted, that names no one: a keyed hash of the client address and user agent. */

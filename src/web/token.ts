@@ -90,20 +90,20 @@ function parsePayload(b64: string): TokenClaims | null {
   }
   if (!p || typeof p !== 'object') return null;
   const o = p as Record<string, unknown>;
-  const action = TOKEN_ACTIONS.find((a) => a === o['a']);
-  if (!action || typeof o['e'] !== 'number' || typeof o['s'] !== 'string') return null;
-  const scopes = ALL_SCOPES.filter((s) => (o['s'] as string).split(',').includes(s));
-  const recipient = typeof o['r'] === 'string' && /^[0-9a-f]{64}$/.test(o['r']) ? o['r'] : undefined;
+  const action = TOKEN_ACTIONS.find((a) => a === o.a);
+  if (!action || typeof o.e !== 'number' || typeof o.s !== 'string') return null;
+  const scopes = ALL_SCOPES.filter((s) => (o.s as string).split(',').includes(s));
+  const recipient = typeof o.r === 'string' && /^[0-9a-f]{64}$/.test(o.r) ? o.r : undefined;
   if ((action === 'opt-in' || action === 'opt-out' || action === 'gate') && !recipient) return null;
   let target: TrackedTarget | undefined;
-  if (typeof o['u'] === 'string') {
+  if (typeof o.u === 'string') {
     target = {
-      url: o['u'],
-      kind: o['k'] === 'p' ? 'pixel' : 'link',
-      ...(typeof o['d'] === 'string' ? { destination: o['d'] } : {}),
-      ...(typeof o['v'] === 'string' ? { vendor: o['v'] } : {}),
+      url: o.u,
+      kind: o.k === 'p' ? 'pixel' : 'link',
+      ...(typeof o.d === 'string' ? { destination: o.d } : {}),
+      ...(typeof o.v === 'string' ? { vendor: o.v } : {}),
     };
   }
   if ((action === 'gate' || action === 'ask') && !target) return null;
-  return { action, scopes, expires: o['e'] * 1000, ...(recipient ? { recipient } : {}), ...(target ? { target } : {}) };
+  return { action, scopes, expires: o.e * 1000, ...(recipient ? { recipient } : {}), ...(target ? { target } : {}) };
 }

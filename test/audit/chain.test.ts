@@ -207,7 +207,7 @@ describe('audit chain', () => {
     // someone holding the data directory (keys included) deletes the tail and writes other events
     tamper('DELETE FROM audit_events WHERE seq >= 5');
     await log.append(
-      moreEvents((a) => log.recipientHash(a + 'x'), 7),
+      moreEvents((a) => log.recipientHash(`${a}x`), 7),
       [],
     );
     expect((await log.verify()).ok).toBe(true);

@@ -17,13 +17,13 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 
 const dir = join(import.meta.dirname, '..', '..', 'fixtures', 'campaign');
 const eml = (name: string): Buffer => readFileSync(join(dir, name));
-export const NOVEMBER = [
+const NOVEMBER = [
   { file: 'november-alice.eml', to: 'alice@example.org', tokens: ['q7Zk2', 'Xk3p9', 'u=a8f3'] },
   { file: 'november-bob.eml', to: 'bob@example.org', tokens: ['Lm4tR', 'Pq8sW', 'u=c2d9'] },
   { file: 'november-carol.eml', to: 'carol@example.org', tokens: ['Vb6nH', 'Ty2eK', 'u=f7e1'] },
 ];
 /** What every copy shares and every copy must keep. */
-export const KEPT = ['https://cdn.shop.example/img/logo.png', 'https://www.shop.example/about', 'utm_campaign=nov26', 'src=nl'];
+const KEPT = ['https://cdn.shop.example/img/logo.png', 'https://www.shop.example/about', 'utm_campaign=nov26', 'src=nl'];
 
 const rules = loadRules();
 let tmp: { path: string; cleanup: () => Promise<void> };

@@ -40,9 +40,15 @@ async function startSinkProcess(port: number, dir: string): Promise<{ child: Chi
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`sink did not start:\n${out}`)), 15_000);
     child.stdout!.on('data', () => {
-      if (out.includes('accepting mail on')) clearTimeout(t), resolve();
+      if (out.includes('accepting mail on')) {
+        clearTimeout(t);
+        resolve();
+      }
     });
-    child.once('exit', (code) => (clearTimeout(t), reject(new Error(`sink exited ${code}:\n${out}`))));
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`sink exited ${code}:\n${out}`));
+    });
   });
   return { child, out: () => out };
 }

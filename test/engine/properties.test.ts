@@ -15,8 +15,8 @@ import { leaves, type Leaf } from '../helpers/mime.js';
 
 const rules = loadRules();
 // fixed by default so CI runs the same cases; PROP_SEED / PROP_RUNS to explore further
-const SEED = Number(process.env['PROP_SEED'] ?? 20240611);
-const RUNS = Number(process.env['PROP_RUNS'] ?? 100);
+const SEED = Number(process.env.PROP_SEED ?? 20240611);
+const RUNS = Number(process.env.PROP_RUNS ?? 100);
 const params = { seed: SEED, numRuns: RUNS } as const;
 const TIMEOUT = Math.max(120_000, RUNS * 2_000);
 

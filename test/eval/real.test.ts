@@ -23,7 +23,10 @@ describe('real-mail labels', () => {
     const bySource = new Map<string, Set<string>>();
     for (const m of labelled) {
       let halves = bySource.get(m.labels.source);
-      if (!halves) bySource.set(m.labels.source, (halves = new Set()));
+      if (!halves) {
+        halves = new Set();
+        bySource.set(m.labels.source, halves);
+      }
       halves.add(m.half);
     }
     expect([...bySource].filter(([, halves]) => halves.size > 1).map(([s]) => s)).toEqual([]);

@@ -101,8 +101,8 @@
  *   - A Postfix whose relayhost greets with Postfix's own myhostname bounces with "mail for X
  *     loops back to myself": each instance gets a distinct myhostname.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { type Dirent, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -114,7 +114,7 @@ import { delimiter, dirname, join } from 'node:path';
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
 function findBinary(name: string): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== ''), ...SBIN_DIRS];
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...SBIN_DIRS];
   for (const dir of dirs) {
     const p = join(dir, name);
     if (existsSync(p)) return p;
@@ -176,7 +176,7 @@ export interface ResolvedTools {
 export function requireTools(): ResolvedTools {
   const t = availableTools();
   if (t.missing.length > 0 || !t.swaks || !t.postfix || !t.postconf || !t.sendmail || !t.postqueue) {
-    throw new Error(`interop tests need swaks and postfix, run as root: ${t.missing.join('; ')}.\n` + `Install them with: sudo bash .ci/install-interop.sh`);
+    throw new Error(`interop tests need swaks and postfix, run as root: ${t.missing.join('; ')}.\nInstall them with: sudo bash .ci/install-interop.sh`);
   }
   return { swaks: t.swaks, postfix: t.postfix, postconf: t.postconf, sendmail: t.sendmail, postqueue: t.postqueue };
 }
@@ -470,7 +470,7 @@ function masterCf(port: number): string {
     ['scache', 'unix', '-', '-', 'n', '-', '1', 'scache'],
     ['postlog', 'unix-dgram', 'n', '-', 'n', '-', '1', 'postlogd'],
   ];
-  return '# Private Postfix test instance: chroot = n everywhere, smtpd on loopback only.\n' + rows.map((r) => r.join('\t')).join('\n') + '\n';
+  return `# Private Postfix test instance: chroot = n everywhere, smtpd on loopback only.\n${rows.map((r) => r.join('\t')).join('\n')}\n`;
 }
 
 function readPid(queueDir: string): number | undefined {
@@ -504,7 +504,7 @@ const QUEUES = ['maildrop', 'incoming', 'active', 'deferred', 'hold'] as const;
 function countQueued(queueDir: string): number {
   let n = 0;
   const walk = (d: string): void => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = readdirSync(d, { withFileTypes: true });
     } catch {

@@ -118,7 +118,10 @@ describe('deadlines and budgets', () => {
     for (const line of ['EHLO steady.test', 'MAIL FROM:<a@example.com>', 'RCPT TO:<alice@example.org>']) await c.command(line);
     expect((await c.command('DATA')).code).toBe(354);
     let at = 0;
-    const steady = setInterval(() => c.write(MESSAGE.subarray(at, (at += 20))), 100);
+    const steady = setInterval(() => {
+      c.write(MESSAGE.subarray(at, at + 20));
+      at += 20;
+    }, 100);
     toClose.push(() => clearInterval(steady));
     const started = Date.now();
     const cut = await c.reply();

@@ -109,7 +109,7 @@ describe('smart-host listener: only the allowed MTAs relay', () => {
     await c.reply();
     const ehlo = await c.command('EHLO client.test');
     expect(ehlo.text).not.toMatch(/AUTH|STARTTLS/);
-    expect((await c.command('AUTH PLAIN ' + plain('alice', PASSWORD))).code).toBe(500);
+    expect((await c.command(`AUTH PLAIN ${plain('alice', PASSWORD)}`)).code).toBe(500);
     c.close();
   });
 });

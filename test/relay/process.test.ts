@@ -93,7 +93,12 @@ describe('operations', () => {
       onData(stream, _s, cb) {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => setTimeout(() => (received.push(Buffer.concat(chunks)), cb()), 1500));
+        stream.on('end', () =>
+          setTimeout(() => {
+            received.push(Buffer.concat(chunks));
+            cb();
+          }, 1500),
+        );
       },
     });
     slow.listen(0, '127.0.0.1');
@@ -127,6 +132,6 @@ describe('operations', () => {
 
   it('refuses to start on a non-loopback address, with a one-line reason and exit 78', async () => {
     const port = await freePort();
-    await expect(spawnRelay(['--config', configFile(port, 25), '--listen', `0.0.0.0:${port}`], 10_000)).rejects.toThrow(/exited \(78\)[^]*not a loopback address/);
+    await expect(spawnRelay(['--config', configFile(port, 25), '--listen', `0.0.0.0:${port}`], 10_000)).rejects.toThrow(/exited \(78\)[\s\S]*not a loopback address/);
   });
 });

@@ -267,7 +267,7 @@ describe('delivery outcomes', () => {
     expect(dsn.from).toBe('');
     expect(dsn.to).toEqual(['sales@example.com']);
     const text = dsn.raw.toString('latin1');
-    expect(text).toMatch(/Content-Type: multipart\/report;[^]*report-type=delivery-status/i);
+    expect(text).toMatch(/Content-Type: multipart\/report;[\s\S]*report-type=delivery-status/i);
     expect(text).toMatch(/Final-Recipient: rfc822; ?none@example.org/i);
     expect(text).toMatch(/Status: 4\.2\.0|Status: 4\./);
     // the entry goes right after the DSN is accepted upstream

@@ -45,7 +45,14 @@ async function session(port: number): Promise<{ cn: string; say: (line: string) 
     }
   };
   await next();
-  return { cn: String(socket.getPeerCertificate().subject.CN), socket, say: (line) => (socket.write(`${line}\r\n`), next()) };
+  return {
+    cn: String(socket.getPeerCertificate().subject.CN),
+    socket,
+    say: (line) => {
+      socket.write(`${line}\r\n`);
+      return next();
+    },
+  };
 }
 
 describe('TLS certificates', () => {

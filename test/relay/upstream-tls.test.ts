@@ -58,7 +58,12 @@ function config(dir: string, upstreamSection: Record<string, unknown>): Config {
 /** The relay with its operational log captured as text. */
 async function relay(cfg: Config): Promise<{ port: number; log: () => string }> {
   const lines: string[] = [];
-  const sink = new Writable({ write: (c: Buffer, _e, cb) => void (lines.push(c.toString()), cb()) });
+  const sink = new Writable({
+    write: (c: Buffer, _e, cb) => {
+      lines.push(c.toString());
+      cb();
+    },
+  });
   const r = await startRelay(cfg, { logger: createLogger('info', sink) });
   closers.push(() => r.close());
   return { port: r.addresses[0]!.port, log: () => lines.join('') };

@@ -26,10 +26,10 @@ interface Dialogue {
 }
 
 /** Authoring aid: DIALOGUE_RECORD=1 writes each actual conversation to $TMPDIR/NAME.actual instead of comparing. */
-const RECORD = process.env['DIALOGUE_RECORD'] === '1';
+const RECORD = process.env.DIALOGUE_RECORD === '1';
 const DIR = join(import.meta.dirname, 'dialogues');
 
-function unescape(s: string): string {
+function unescapeStep(s: string): string {
   return s.replace(/\\([rnt\\])/g, (_m, c: string) => ({ r: '\r', n: '\n', t: '\t', '\\': '\\' })[c]!);
 }
 
@@ -62,7 +62,7 @@ function parse(name: string): Dialogue {
         d.steps.push({ send: dataBody(rest.trim()), label: `<data ${rest.trim()}>`, expect: [] });
         break;
       case 'R':
-        d.steps.push({ send: Buffer.from(unescape(rest), 'latin1'), label: JSON.stringify(unescape(rest)), expect: [] });
+        d.steps.push({ send: Buffer.from(unescapeStep(rest), 'latin1'), label: JSON.stringify(unescapeStep(rest)), expect: [] });
         break;
       default: {
         const [verb, ...args] = rest.split(' ');

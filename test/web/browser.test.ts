@@ -18,7 +18,7 @@ const toClose: Array<() => Promise<void> | void> = [];
 useRelayScene((x) => (s = x), toClose);
 
 const DOCS = join(import.meta.dirname, '..', '..', 'docs');
-const SHOTS = process.env['CONSENT_RELAY_SCREENSHOTS'] === '1';
+const SHOTS = process.env.CONSENT_RELAY_SCREENSHOTS === '1';
 const PIXEL = 'https://example.us1.list-manage.com/track/open.php?u=1a2b3c&id=4d5e6f&e=7a8b9c';
 const OPAQUE = 'https://example.us1.list-manage.com/track/click?u=1a2b3c&id=4d5e6f&e=7a8b9c';
 

@@ -140,7 +140,7 @@ export async function scanCampaignCommand(config: Config, opts: CampaignScanOpti
   if (opts.out) {
     try {
       mkdirSync(opts.out, { recursive: true });
-      results.forEach((r, i) => writeFileSync(join(opts.out!, names[i]!), r.output));
+      for (const [i, r] of results.entries()) writeFileSync(join(opts.out, names[i]!), r.output);
     } catch (err) {
       throw new RelayError('INPUT_UNREADABLE', `cannot write into ${opts.out}: ${(err as Error).message}`);
     }

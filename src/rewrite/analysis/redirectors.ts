@@ -117,7 +117,10 @@ export function redirectorEvidence(group: readonly Member[], unsubscribe: Readon
   for (const m of group) {
     for (const p of m.shape.positions) {
       let e = byKey.get(p.key);
-      if (!e) byKey.set(p.key, (e = { values: new Set(), opaque: 0, number: 0 }));
+      if (!e) {
+        e = { values: new Set(), opaque: 0, number: 0 };
+        byKey.set(p.key, e);
+      }
       e.values.add(p.value);
       if (p.shape === 'opaque') e.opaque++;
       else if (p.shape === 'number') e.number++;
@@ -176,7 +179,10 @@ export const redirectorAnalyser: Analyser = {
       if (!shape) continue;
       const needed = neededLink(c, ctx.rules, table, charset) !== null;
       let g = groups.get(shape.template);
-      if (!g) groups.set(shape.template, (g = { members: new Map() }));
+      if (!g) {
+        g = { members: new Map() };
+        groups.set(shape.template, g);
+      }
       const key = shape.url.href;
       const m = g.members.get(key);
       if (m) {

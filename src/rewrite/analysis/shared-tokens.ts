@@ -12,7 +12,7 @@ import { campaignValueIdentifies, stripParams } from '../links.js';
 import { loadNeededLinks } from '../protect/needed-links.js';
 import { neededLink } from './needed-links.js';
 import type { Analyser, Hint, MessageView } from './types.js';
-import { shapeOf, shapeOfCandidate, type UrlShape } from './url-shape.js';
+import { shapeOfCandidate, type UrlShape } from './url-shape.js';
 
 /** Parameters that name the campaign, the same for every recipient; kept whatever their value looks like. */
 const CAMPAIGN_LEVEL = /^(utm_campaign|utm_source|utm_medium|utm_id|utm_source_platform|pk_campaign|pk_source|pk_medium|pk_kwd|mtm_campaign|mtm_source|mtm_medium|mtm_kwd|campaign|campaign_id|cid)$/i;
@@ -61,7 +61,10 @@ export const sharedTokenAnalyser: Analyser = {
         // the value's own path segment is not part of "where it goes"
         const where = t.param === null ? dest.replace(t.value, '') : dest;
         let e = seen.get(t.value);
-        if (!e) seen.set(t.value, (e = { destinations: new Set() }));
+        if (!e) {
+          e = { destinations: new Set() };
+          seen.set(t.value, e);
+        }
         if (e.destinations.size < 4) e.destinations.add(where);
       }
     }

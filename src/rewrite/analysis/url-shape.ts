@@ -119,7 +119,10 @@ const SHAPES = new WeakMap<object, UrlShape | null>();
 /** shapeOf for a candidate, computed once however many analysers ask. */
 export function shapeOfCandidate(c: { readonly url: string }): UrlShape | null {
   let s = SHAPES.get(c);
-  if (s === undefined) SHAPES.set(c, (s = shapeOf(c.url)));
+  if (s === undefined) {
+    s = shapeOf(c.url);
+    SHAPES.set(c, s);
+  }
   return s;
 }
 

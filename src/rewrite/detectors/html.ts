@@ -420,8 +420,7 @@ function srcsetUrls(value: string): string[] {
   const out: string[] = [];
   // no leading \s*: retried at every position of a long whitespace run it made this quadratic
   const re = /([^\s,][^\s]*)(?:\s+[^,]*)?(?:,|$)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(value)) !== null) {
+  for (let m = re.exec(value); m !== null; m = re.exec(value)) {
     if (m[0] === '') break;
     let url = m[1]!;
     if (url.endsWith(',')) url = url.slice(0, -1);

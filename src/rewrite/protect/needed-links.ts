@@ -151,7 +151,7 @@ function namesAPage(v: string): boolean {
   return !v.split(/[^\p{L}\p{N}]+/u).some((piece) => piece.length >= 10 && /\p{L}/u.test(piece) && /\p{N}/u.test(piece));
 }
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 interface CompiledPhrase {
   readonly re: RegExp;
@@ -163,8 +163,8 @@ function compilePhrase(p: NeededPhrase): CompiledPhrase {
   const trail = p.text.endsWith('*');
   const body = foldText(p.text.replace(/^\*|\*$/g, ''));
   if (!body) throw new Error(`phrase "${p.text}" is empty once folded`);
-  if (UNSPACED_LANGUAGES.has(p.lang)) return { re: new RegExp(escape(body.replace(/ /g, ''))), phrase: p };
-  const words = escape(body);
+  if (UNSPACED_LANGUAGES.has(p.lang)) return { re: new RegExp(escapeRegExp(body.replace(/ /g, ''))), phrase: p };
+  const words = escapeRegExp(body);
   const source = p.whole ? `^${words}$` : `(?:^| )${lead ? '\\S*' : ''}${words}${trail ? '\\S*' : ''}(?= |$)`;
   return { re: new RegExp(source), phrase: p };
 }
@@ -202,7 +202,7 @@ export function compileNeededData(data: NeededLinksData, file = 'needed-links.ya
   const words = data.paths.map((w) => {
     const atStart = w.word.startsWith('/');
     const body = foldUrl(w.word.replace(/^\//, ''));
-    return { re: new RegExp(`${atStart ? '(?:^|[/?=&#-])' : ''}${escape(body)}`), word: w };
+    return { re: new RegExp(`${atStart ? '(?:^|[/?=&#-])' : ''}${escapeRegExp(body)}`), word: w };
   });
   const labelNames = new Set((data.labelParams ?? []).filter((p) => !p.endsWith('*')));
   const labelPrefixes = (data.labelParams ?? []).filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));

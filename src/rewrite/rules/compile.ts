@@ -132,7 +132,7 @@ function compileRegex(source: string | undefined, where: string, problems: strin
   if (source === undefined) return undefined;
   const nested = nestedQuantifierAt(source);
   if (nested >= 0) {
-    problems.push(`${where}: /${source}/ repeats a group that itself repeats (at offset ${nested}); ` + 'that can take exponential time on hostile URLs, rewrite it without nested quantifiers');
+    problems.push(`${where}: /${source}/ repeats a group that itself repeats (at offset ${nested}); that can take exponential time on hostile URLs, rewrite it without nested quantifiers`);
     return undefined;
   }
   try {

@@ -25,7 +25,7 @@ export function defaultRulesPath(): string {
     if (existsSync(join(dir, 'package.json'))) return join(dir, 'src', 'rewrite', 'rules', 'trackers.yaml');
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(`cannot find the package root (a directory with package.json) above ${fileURLToPath(import.meta.url)}; ` + 'pass the rules file path explicitly');
+      throw new Error(`cannot find the package root (a directory with package.json) above ${fileURLToPath(import.meta.url)}; pass the rules file path explicitly`);
     }
     dir = parent;
   }
@@ -121,7 +121,7 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], doc: unknown): string
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
       const where = describePath(issue.path, doc);
       if (keys.length > 0) {
-        return `${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` + ' (allowed: see the comment at the top of trackers.yaml)';
+        return `${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} (allowed: see the comment at the top of trackers.yaml)`;
       }
       return `${where}: ${issue.message}`;
     }),
@@ -150,6 +150,6 @@ function idAt(doc: unknown, section: string, index: number): string | undefined 
   if (!Array.isArray(list)) return undefined;
   const entry: unknown = list[index];
   if (typeof entry !== 'object' || entry === null) return undefined;
-  const id: unknown = (entry as Record<string, unknown>)['id'];
+  const id: unknown = (entry as Record<string, unknown>).id;
   return typeof id === 'string' ? id : undefined;
 }

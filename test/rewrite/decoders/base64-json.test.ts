@@ -37,7 +37,7 @@ describe('base64-json decoder', () => {
   });
 
   it('a deeply nested or very wide payload is cut off quickly', () => {
-    const deep = '['.repeat(5000) + '"https://example.com/"' + ']'.repeat(5000);
+    const deep = `${'['.repeat(5000)}"https://example.com/"${']'.repeat(5000)}`;
     expect(quickly(() => decode({ decoder: 'base64-json', param: 'd' }, `https://t.example.net/c?d=${b64url(deep)}`))).toBeNull();
     const wide = JSON.stringify(Array.from({ length: 3000 }, (_, i) => `id-${i}`));
     expect(quickly(() => decode({ decoder: 'base64-json', param: 'd' }, `https://t.example.net/c?d=${b64url(wide)}`))).toBeNull();

@@ -1,6 +1,6 @@
 /**
  * Operational logs: structured (pino), ids and counts, no message bodies and no raw addresses at
- * info level. Anything that could name a person goes through `redactAddress` first.
+ * info level.
  */
 import { pino, type Logger } from 'pino';
 
@@ -16,13 +16,6 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     },
     destination ?? pino.destination({ dest: 2, sync: false }),
   );
-}
-
-/** "a***@example.org": enough to tell domains apart in an incident, not enough to name anyone. */
-export function redactAddress(addr: string): string {
-  const at = addr.lastIndexOf('@');
-  if (at < 0) return addr ? `${addr[0]}***` : '<>';
-  return `${addr[0] ?? ''}***${addr.slice(at)}`;
 }
 
 export function silentLogger(): Logger {

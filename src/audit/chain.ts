@@ -22,7 +22,7 @@ import { inspect } from 'node:util';
 import type { AuditEvent } from './events.js';
 import { loadSecretFile } from './keys.js';
 
-export const CHAIN_KEY_FILE = 'audit-chain.key';
+const CHAIN_KEY_FILE = 'audit-chain.key';
 /** The prevMac of event 1. */
 export const GENESIS_MAC = '0'.repeat(64);
 const DOMAIN = 'consent-relay audit chain v1';

@@ -18,7 +18,7 @@ import { canonicalJson } from './chain.js';
 import { loadSecretFile } from './keys.js';
 
 export const CHECKPOINT_KEY_FILE = 'audit-checkpoint.key';
-export const CHECKPOINT_STATEMENT = 'consent-relay audit checkpoint v1';
+const CHECKPOINT_STATEMENT = 'consent-relay audit checkpoint v1';
 
 // DER wrappers of a raw Ed25519 seed (PKCS#8) and public key (SPKI), RFC 8410
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -58,7 +58,7 @@ export function loadCheckpointSigner(dataDir: string): CheckpointSigner {
   };
 }
 
-export function rawPublicKey(key: KeyObject): string {
+function rawPublicKey(key: KeyObject): string {
   return key.export({ type: 'spki', format: 'der' }).subarray(SPKI_PREFIX.length).toString('base64');
 }
 

@@ -11,7 +11,7 @@ import { canonicalJson } from './chain.js';
 import type { RelayStartedEvent } from './events.js';
 
 /** consent-relay's version, as `--version` prints it. */
-export const RELAY_VERSION = '0.1.0';
+const RELAY_VERSION = '0.1.0';
 
 const SECRET_KEYS = new Set(['pass', 'password', 'secret', 'token', 'key']);
 
@@ -21,7 +21,7 @@ function masked(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? '[secret]' : masked(v)]));
 }
 
-export function configHash(config: Config): string {
+function configHash(config: Config): string {
   return createHash('sha256')
     .update(canonicalJson(masked(config)), 'utf8')
     .digest('hex');

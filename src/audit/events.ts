@@ -24,7 +24,7 @@ interface EventBase {
  * those accepted (not the whole copy), `upstream` is this copy's own reply. (Before 2026-11-30 one
  * row per copy carried the transaction's reply.)
  */
-export interface RelayedEvent extends EventBase {
+interface RelayedEvent extends EventBase {
   readonly type: 'relayed';
   readonly messageId: string | null;
   /** Envelope sender (the relay's client, not a data subject); "" for the null sender. */
@@ -84,7 +84,7 @@ export interface CampaignTemplateEvent extends EventBase {
 }
 
 /** Not delivered, and the client was told so: it keeps the message (4xx) or bounces it (5xx). */
-export interface RejectedEvent extends EventBase {
+interface RejectedEvent extends EventBase {
   readonly type: 'rejected';
   /** The reply the client got, addresses redacted. */
   readonly reason: string;
@@ -103,24 +103,24 @@ interface SpoolFields {
 }
 
 /** Failed temporarily while the client waited; written to the spool before the 250. */
-export interface SpooledEvent extends EventBase, SpoolFields {
+interface SpooledEvent extends EventBase, SpoolFields {
   readonly type: 'spooled';
   readonly nextAttemptAt: string;
 }
 
 /** A spool attempt that failed temporarily again. */
-export interface RetriedEvent extends EventBase, SpoolFields {
+interface RetriedEvent extends EventBase, SpoolFields {
   readonly type: 'retried';
   readonly nextAttemptAt: string;
 }
 
 /** A spool attempt the upstream accepted. */
-export interface DeliveredFromSpoolEvent extends EventBase, SpoolFields {
+interface DeliveredFromSpoolEvent extends EventBase, SpoolFields {
   readonly type: 'delivered-from-spool';
 }
 
 /** Given up on: refused permanently, or still failing when spool.giveUpAfter passed. */
-export interface BouncedEvent extends EventBase, Omit<SpoolFields, 'spoolId'> {
+interface BouncedEvent extends EventBase, Omit<SpoolFields, 'spoolId'> {
   readonly type: 'bounced';
   /** null when refused permanently while the client waited (never spooled). */
   readonly spoolId: string | null;
@@ -134,7 +134,7 @@ export interface BouncedEvent extends EventBase, Omit<SpoolFields, 'spoolId'> {
 }
 
 /** Removed from the spool by an operator (`queue drop`): neither delivered nor bounced. */
-export interface DroppedEvent extends EventBase, SpoolFields {
+interface DroppedEvent extends EventBase, SpoolFields {
   readonly type: 'dropped';
 }
 
@@ -191,7 +191,7 @@ export interface SubjectRequestEvent extends EventBase {
  * events 1..throughSeq, the last of which had MAC `throughMac`, which is what the first remaining
  * event links to; `audit verify` accepts the missing prefix because of this event.
  */
-export interface RetentionPurgedEvent extends EventBase {
+interface RetentionPurgedEvent extends EventBase {
   readonly type: 'retention-purged';
   readonly before: string;
   readonly throughSeq: number;
@@ -204,7 +204,7 @@ export interface RetentionPurgedEvent extends EventBase {
  * `rights.doNotContact.mode` is `warn`; recorded before the message leaves. (In `reject` mode
  * they are refused at RCPT and nothing is sent.)
  */
-export interface DoNotContactEvent extends EventBase {
+interface DoNotContactEvent extends EventBase {
   readonly type: 'do-not-contact';
   readonly mode: 'warn';
 }
@@ -214,7 +214,7 @@ export interface DoNotContactEvent extends EventBase {
  * shrank after it was spooled (a withdrawal, an expiry): the trackers the new consent does not
  * allow were removed from the waiting copy. `previousClass` → `consentClass`.
  */
-export interface SpoolRefilteredEvent extends EventBase {
+interface SpoolRefilteredEvent extends EventBase {
   readonly type: 'spool-refiltered';
   readonly spoolId: string;
   readonly previousClass: string;
@@ -361,19 +361,4 @@ export const auditEventSchema: z.ZodType<AuditEvent> = z.discriminatedUnion('typ
     throughMac: z.string().regex(/^[0-9a-f]{64}$/),
     events: z.number().int().nonnegative(),
   }),
-]);
-
-/** Event types that are about a message (the rest are about the relay or a person). */
-export const MESSAGE_EVENT_TYPES: ReadonlySet<AuditEventType> = new Set([
-  'finding',
-  'campaign-template',
-  'relayed',
-  'rejected',
-  'spooled',
-  'retried',
-  'delivered-from-spool',
-  'bounced',
-  'dropped',
-  'do-not-contact',
-  'spool-refiltered',
 ]);

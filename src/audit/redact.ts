@@ -19,8 +19,8 @@ const EXTENSION = /^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,4})$/;
 /** Longest segment kept at all, whatever it looks like. */
 const MAX_SEGMENT = 40;
 
-export const REDACTED = '*';
-export const UNPARSEABLE_URL = '(unparseable url)';
+const REDACTED = '*';
+const UNPARSEABLE_URL = '(unparseable url)';
 
 export function redactUrl(url: string): string {
   const raw = url.trim();

@@ -407,7 +407,7 @@ export class SqliteAuditLog implements AuditLog, ChainStore {
 }
 
 /** What `sender` reads as once a chained row's clear sender was erased. */
-export const ERASED_SENDER = '(erased)';
+const ERASED_SENDER = '(erased)';
 
 function chainRow(r: ChainRowDb): StoredChainRow {
   let details: unknown;

@@ -18,7 +18,7 @@ export const REPORT_DIMENSIONS: readonly ReportDimension[] = ['sender', 'vendor'
 export type ReportFormat = 'table' | 'csv' | 'json' | 'html';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'csv', 'json', 'html'];
 
-export interface GroupFigures {
+interface GroupFigures {
   readonly key: string;
   /** Messages with at least one finding in this group. */
   readonly messages: number;

@@ -16,9 +16,9 @@
 import type { ChainHead, ChainKey, StoredChainRow } from './chain.js';
 import { linkMac } from './chain.js';
 
-export type ChainProblemKind = 'edited' | 'swapped' | 'deleted' | 'reordered' | 'inserted' | 'broken-link' | 'sender-edited' | 'truncated' | 'rewritten';
+type ChainProblemKind = 'edited' | 'swapped' | 'deleted' | 'reordered' | 'inserted' | 'broken-link' | 'sender-edited' | 'truncated' | 'rewritten';
 
-export interface ChainProblem {
+interface ChainProblem {
   readonly kind: ChainProblemKind;
   /** The event concerned (for a run of deleted events, the first). */
   readonly seq: number | null;

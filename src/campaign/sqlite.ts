@@ -16,7 +16,7 @@ import type { Migration, SqliteDatabase } from '../store/sqlite.js';
 import { DEFAULT_CAMPAIGN_LIMITS, isVarying, slotKey } from './store.js';
 import type { CampaignLimits, CampaignState, CampaignStore, CopyObservation, Position, VaryingPosition } from './store.js';
 
-export const CAMPAIGN_DB_FILE = 'campaigns.db';
+const CAMPAIGN_DB_FILE = 'campaigns.db';
 const LABEL = 'campaign store';
 
 /** Distinct value hashes kept per position: enough to see repeats among the recent copies. */

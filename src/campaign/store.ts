@@ -15,7 +15,7 @@
 export type Position = string;
 
 /** One URL of a copy, as the analyser aligns it with the same URL of the other copies. */
-export interface SlotObservation {
+interface SlotObservation {
   /** Template id: host, number of path segments, sorted parameter names. Same in every copy. */
   readonly template: string;
   /** Which occurrence of that template in the message (0-based, in message order). */

@@ -8,7 +8,7 @@ const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "30s", "5m", "2h", "5d" or a number of milliseconds. */
-export const duration = z.union([
+const duration = z.union([
   z.number().int().nonnegative(),
   z
     .string()
@@ -22,7 +22,7 @@ export const duration = z.union([
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?$/i;
 const UNIT_B: Record<string, number> = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
 /** "25MB", "512KB" or a number of bytes. */
-export const size = z.union([
+const size = z.union([
   z.number().int().positive(),
   z
     .string()
@@ -34,13 +34,13 @@ export const size = z.union([
 ]);
 
 /** host:port, with [v6]:port allowed. */
-export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:2525');
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:2525');
 
 /** A network in CIDR notation: 192.0.2.0/24, 2001:db8::/32, or one address (a /32 or /128). */
-export const cidr = z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/, 'a network like 192.0.2.0/24 or 2001:db8::/32');
+const cidr = z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/, 'a network like 192.0.2.0/24 or 2001:db8::/32');
 
 /** A certificate chain and its private key, PEM files (re-read on SIGHUP). */
-export const tlsFilesSchema = z.strictObject({
+const tlsFilesSchema = z.strictObject({
   cert: z.string().min(1),
   key: z.string().min(1),
 });
@@ -57,7 +57,7 @@ const listenerBase = {
  * own senders. `smarthost`: the company's MTAs, by source address (CIDR allowlist), optionally
  * with STARTTLS and a client certificate signed by `clientCa`.
  */
-export const listenerSchema = z.discriminatedUnion('mode', [
+const listenerSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('local'), ...listenerBase }),
   z.strictObject({
     mode: z.literal('submission'),
@@ -80,7 +80,7 @@ export const listenerSchema = z.discriminatedUnion('mode', [
 export type ListenerConfig = z.output<typeof listenerSchema>;
 
 /** The HTTP side (src/web/): consent pages, the gate, health and metrics. Off without `listen`. */
-export const httpSchema = z
+const httpSchema = z
   .strictObject({
     /** HOST:PORT of the HTTP listener; absent: no HTTP side (and no links in mail). */
     listen: hostPort.optional(),
@@ -321,5 +321,4 @@ export const configSchema = z.strictObject({
     .default({ level: 'info' }),
 });
 
-export type ConfigInput = z.input<typeof configSchema>;
 export type Config = Readonly<z.output<typeof configSchema>>;

@@ -5,7 +5,7 @@
  * Each record keeps the line it started on, so an import can name the line of a bad row.
  */
 
-export interface CsvRecord {
+interface CsvRecord {
   /** 1-based line of the file the record starts on. */
   readonly line: number;
   readonly fields: readonly string[];
@@ -82,7 +82,7 @@ export function parseCsv(text: string): CsvResult {
 }
 
 /** One CSV field, quoted when it needs to be; a leading =, +, - or @ is prefixed with ' so a spreadsheet does not run it as a formula. */
-export function csvField(value: string): string {
+function csvField(value: string): string {
   const v = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
   return /[",\r\n;]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }

@@ -17,7 +17,7 @@
  * so a domain grant still in force covers them.
  */
 import { NO_CONSENT, type Consent } from '../rewrite/types.js';
-import { ALL_SCOPES, type ConsentEvent, type ConsentScope } from './store.js';
+import type { ConsentEvent, ConsentScope } from './store.js';
 
 export type ScopeState = 'granted' | 'refused' | 'silent';
 
@@ -53,15 +53,8 @@ export function combineConsent(records: readonly (readonly ConsentEvent[])[], no
   return c.opens || c.clicks ? Object.freeze(c) : NO_CONSENT;
 }
 
-/** A mailbox's consent from its own history and its domain's (both ordered by (at, id)). */
-export function deriveConsent(own: readonly ConsentEvent[], now: Date, domain: readonly ConsentEvent[] = []): Consent {
-  return combineConsent([own, domain], now);
-}
-
 /** Which record decided a scope, for reports: the latest applicable event naming it, own first on a tie. */
 export function decidingEvents(own: readonly ConsentEvent[], domain: readonly ConsentEvent[], scope: ConsentScope): { own: ConsentEvent | null; domain: ConsentEvent | null } {
   const last = (events: readonly ConsentEvent[]): ConsentEvent | null => [...events].reverse().find((e) => e.scopes.includes(scope)) ?? null;
   return { own: last(own), domain: last(domain) };
 }
-
-export { ALL_SCOPES };

@@ -25,11 +25,11 @@ import { createHash } from 'node:crypto';
 
 import { RelayError, isRelayError } from '../errors.js';
 import { validateConsentKey } from './address.js';
-import { parseCsv, type CsvRecord } from './csv.js';
+import { parseCsv } from './csv.js';
 import { canonicalScopes } from './sqlite.js';
 import { ALL_SCOPES, type ConsentScope, type NewConsentEvent } from './store.js';
 
-export type ImportFormat = 'native' | 'hubspot' | 'salesforce' | 'pipedrive';
+type ImportFormat = 'native' | 'hubspot' | 'salesforce' | 'pipedrive';
 
 export interface ImportOptions {
   /** The file's bytes (hashed as they are). */
@@ -45,7 +45,7 @@ export interface ImportOptions {
   readonly now: Date;
 }
 
-export interface ImportProblem {
+interface ImportProblem {
   readonly line: number;
   readonly reason: string;
 }
@@ -306,5 +306,3 @@ export function exportRow(e: import('./store.js').ConsentEvent): string[] {
     e.importLine === null ? '' : String(e.importLine),
   ];
 }
-
-export type { CsvRecord };

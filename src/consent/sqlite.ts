@@ -461,11 +461,6 @@ export function canonicalScopes(scopes: readonly string[]): ConsentScope[] {
   return ALL_SCOPES.filter((s) => scopes.includes(s));
 }
 
-/** Kept for callers that derive from one history; the rule (with domains) is derive.ts. */
-export function deriveConsent(events: readonly ConsentEvent[], now: Date): Consent {
-  return combineConsent([events], now);
-}
-
 function groupByAddress(events: readonly ConsentEvent[]): Map<string, ConsentEvent[]> {
   const out = new Map<string, ConsentEvent[]>();
   for (const e of events) {

@@ -5,7 +5,7 @@ import type { Copy, RecipientFailure } from './types.js';
 export const DSN_HEAD_BYTES = 1024 * 1024;
 
 /** Consent class recorded for DSN copies in the spool and in `queue list`. */
-export const DSN_CLASS = 'dsn';
+const DSN_CLASS = 'dsn';
 
 export interface BounceInput {
   readonly reportingMta: string;

@@ -54,8 +54,6 @@ export type Disposition =
   /** Removed from the spool by an operator (`queue drop`): neither delivered nor bounced. */
   | (DispositionBase & { readonly type: 'dropped'; readonly spoolId: string; readonly attempt: number });
 
-export type DispositionType = Disposition['type'];
-
 /**
  * Where dispositions go. Awaited: the transaction records before it answers the client and before
  * a spooled DSN can be attempted, so a message's record reads in the order things happened. A

@@ -324,5 +324,4 @@ function parseMeta(line: string): SpoolMeta {
 }
 
 // The worker lives in its own file; exported here too because it is part of the spool's contract.
-export { SpoolWorker, DEFAULT_RETRY_POLICY, retryDelay } from './spoolWorker.js';
-export type { RetryPolicy, SpoolWorkerOptions } from './spoolWorker.js';
+export { SpoolWorker, retryDelay } from './spoolWorker.js';

@@ -121,7 +121,7 @@ function key(addr: string): string {
  * shows up in neither list (it should not happen, but the reply is the only proof of delivery),
  * is a failure: treating it as delivered would lose mail silently.
  */
-export function outcomeFromInfo(to: readonly string[], info: SentInfo): CopyOutcome {
+function outcomeFromInfo(to: readonly string[], info: SentInfo): CopyOutcome {
   const response = oneLine(info.response ?? '');
   const acceptedKeys = new Set((info.accepted ?? []).map((a) => key(address(a))));
   const errorsByRecipient = new Map<string, NodemailerError>();
@@ -152,7 +152,7 @@ export function outcomeFromInfo(to: readonly string[], info: SentInfo): CopyOutc
  * carries the per-recipient replies in `rejectedErrors`: use them, a 550 for one recipient and a
  * 450 for another must not be flattened into one verdict.
  */
-export function outcomeFromError(to: readonly string[], err: NodemailerError): CopyOutcome {
+function outcomeFromError(to: readonly string[], err: NodemailerError): CopyOutcome {
   const whole = failureFromError('', err);
   const perRecipient = new Map<string, NodemailerError>();
   for (const e of err.rejectedErrors ?? []) {

@@ -8,7 +8,7 @@
 import type { NodemailerError } from 'nodemailer';
 import type { ErrorCode } from '../errors.js';
 
-export type SessionFailureKind = 'starttls-unavailable' | 'tls-failed' | 'auth-failed';
+type SessionFailureKind = 'starttls-unavailable' | 'tls-failed' | 'auth-failed';
 
 export interface SessionFailure {
   readonly kind: SessionFailureKind;

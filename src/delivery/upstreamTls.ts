@@ -20,7 +20,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { RelayError } from '../errors.js';
 
-export type UpstreamTlsSetting = 'auto' | 'starttls' | 'implicit' | 'none';
+type UpstreamTlsSetting = 'auto' | 'starttls' | 'implicit' | 'none';
 
 /** The `upstream` section of the configuration, as far as security goes. */
 export interface UpstreamSecurityConfig {
@@ -34,7 +34,7 @@ export interface UpstreamSecurityConfig {
 }
 
 /** TLS options for the upstream socket (node:tls). */
-export interface UpstreamTlsOptions {
+interface UpstreamTlsOptions {
   readonly minVersion: 'TLSv1.2';
   readonly rejectUnauthorized: true;
   readonly servername?: string;

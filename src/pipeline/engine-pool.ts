@@ -49,11 +49,11 @@ export interface EnginePool {
 }
 
 /** Where the compiled worker lives: piscina loads it from dist/, also when the caller runs from src/ (vitest). */
-export function workerFile(): string {
+function workerFile(): string {
   return join(packageRoot(), 'dist', 'src', 'pipeline', 'engine-worker.js');
 }
 
-export function defaultWorkers(): number {
+function defaultWorkers(): number {
   return availableParallelism();
 }
 

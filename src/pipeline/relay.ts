@@ -58,7 +58,7 @@ export interface CopyLinks {
   forRecipient(address: string): MessageLinks;
 }
 
-export interface Recipient {
+interface Recipient {
   readonly address: string;
   readonly consent: Consent;
 }
@@ -188,7 +188,7 @@ export function internalFailure(queueId: string, cause: unknown): RelayError {
 }
 
 /** The Message-ID header of the top-level header block, for audit rows and the queue listing. */
-export function extractMessageId(raw: Buffer): string | null {
+function extractMessageId(raw: Buffer): string | null {
   const headEnd = raw.indexOf('\r\n\r\n');
   const head = raw.subarray(0, headEnd < 0 ? Math.min(raw.length, 65536) : headEnd).toString('latin1');
   const m = /^message-id:[ \t]*((?:.|\r?\n[ \t])*)/im.exec(head);

@@ -34,7 +34,7 @@ export interface Limits {
   readonly maxHeadBytes: number;
 }
 
-export const DEFAULT_LIMITS: Limits = Object.freeze({ maxDepth: 32, maxParts: 1000, maxTextPartBytes: 64 * 1024 * 1024, maxHeadBytes: 1024 * 1024 });
+const DEFAULT_LIMITS: Limits = Object.freeze({ maxDepth: 32, maxParts: 1000, maxTextPartBytes: 64 * 1024 * 1024, maxHeadBytes: 1024 * 1024 });
 
 export interface RewriteOptions {
   readonly consent: Consent;

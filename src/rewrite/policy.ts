@@ -17,7 +17,7 @@ import type { Verdict } from './types.js';
  *  - strip-params: per-recipient parameters go; a URL that cannot be rewritten is neutralised;
  *  - remove-header: the header field goes.
  */
-export type Treatment = 'remove' | 'per-link' | 'strip-params' | 'remove-header';
+type Treatment = 'remove' | 'per-link' | 'strip-params' | 'remove-header';
 
 export interface PolicyRow {
   /** The consent scope that lets this technique's trackers stay. */

@@ -12,8 +12,6 @@ export interface RecipientNeedles {
   readonly exact: readonly string[];
 }
 
-export const NO_NEEDLES: RecipientNeedles = { lower: [], exact: [] };
-
 export function recipientNeedles(addresses: readonly string[]): RecipientNeedles {
   const lower = new Set<string>();
   const exact = new Set<string>();

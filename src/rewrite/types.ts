@@ -153,7 +153,7 @@ export interface MessageLinks {
   readonly personal?: PersonalLinks;
 }
 
-export interface PersonalLinks {
+interface PersonalLinks {
   optIn(): string;
   optOut(): string;
   gate(target: GateTarget): string;

@@ -23,7 +23,7 @@ export interface SinkOptions {
   readonly onMessage?: (m: SunkMessage) => void;
 }
 
-export interface SunkMessage {
+interface SunkMessage {
   /** The .eml file: the message bytes as received, nothing added. */
   readonly file: string;
   readonly bytes: number;

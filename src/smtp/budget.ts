@@ -17,8 +17,8 @@
  * peak by nothing measurable): MESSAGE_FLOOR covers those buffers and the splitter's and the
  * connections' own.
  */
-export const TEXT_FACTOR = 40;
-export const MESSAGE_FLOOR = 2 * 1024 * 1024;
+const TEXT_FACTOR = 40;
+const MESSAGE_FLOOR = 2 * 1024 * 1024;
 
 /** The budget one message is charged: `inspectedBytes` are its text parts' body bytes (engine measureInspected). */
 export function messageCost(inspectedBytes: number): number {

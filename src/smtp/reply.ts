@@ -34,7 +34,7 @@ export function fromRelayError(err: RelayError): SmtpError {
  * One printable line: reasons can quote the message (a charset label, a Content-Type value), and a
  * CR or LF there would end our reply early or start a forged one.
  */
-export function replyText(text: string): string {
+function replyText(text: string): string {
   const line = text
     .replace(/[^\x20-\x7e]+/g, ' ')
     .replace(/ {2,}/g, ' ')

@@ -41,7 +41,7 @@ export interface OpenDatabaseOptions {
   readonly busyTimeoutMs?: number;
 }
 
-export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /** Open (creating if needed) and migrate a database. Throws RelayError `options.code`. */
 export function openDatabase(options: OpenDatabaseOptions): SqliteDatabase {

@@ -4,7 +4,7 @@ import { RelayError } from '../errors.js';
 import { guarded, openDatabase, sqliteError, type Migration, type SqliteDatabase } from '../store/sqlite.js';
 import type { UserRecord, UserStore } from './store.js';
 
-export const USERS_DB_FILE = 'users.db';
+const USERS_DB_FILE = 'users.db';
 
 const MIGRATIONS: readonly Migration[] = [
   {

@@ -41,7 +41,7 @@ export interface WebHandle {
 }
 
 /** The public base URL: http.publicUrl, or the listen address itself (with the port actually bound). */
-export function publicUrlOf(config: Config, bound?: { host: string; port: number }): string {
+function publicUrlOf(config: Config, bound?: { host: string; port: number }): string {
   if (config.http.publicUrl) return config.http.publicUrl.replace(/\/+$/, '');
   const scheme = config.http.tls ? 'https' : 'http';
   if (!config.http.listen) throw new RelayError('CONFIG_INVALID', 'http.publicUrl or http.listen is needed to make links');
@@ -107,7 +107,7 @@ export async function startWeb(config: Config, deps: { consent: ConsentStore; me
 }
 
 /** The links and notice wording the engine places, per consent class or per recipient. */
-export function copyLinks(config: Config, links: WebLinks, wording: Wording): CopyLinks {
+function copyLinks(config: Config, links: WebLinks, wording: Wording): CopyLinks {
   const base: MessageLinks = {
     gate: config.consent.gate,
     disclose: config.consent.disclose,

@@ -236,7 +236,7 @@ function evidence(subjects: LinkSubjects, req: FastifyRequest): string {
 }
 
 /** The consent event a link records: the wording shown in its own fields, the client as a keyed hash. */
-export function consentEvent(address: string, action: 'grant' | 'withdraw', scopes: readonly ConsentScope[], wording: ShownWording, clientHash: string, oneClick: boolean): NewConsentEvent {
+function consentEvent(address: string, action: 'grant' | 'withdraw', scopes: readonly ConsentScope[], wording: ShownWording, clientHash: string, oneClick: boolean): NewConsentEvent {
   return {
     address,
     action,

@@ -15,8 +15,8 @@ import type { ConsentScope } from '../consent/store.js';
 import { ALL_SCOPES } from '../consent/store.js';
 import type { KeyRing } from './keys.js';
 
-export const TOKEN_ACTIONS = ['opt-in', 'opt-out', 'gate', 'ask'] as const;
-export type TokenAction = (typeof TOKEN_ACTIONS)[number];
+const TOKEN_ACTIONS = ['opt-in', 'opt-out', 'gate', 'ask'] as const;
+type TokenAction = (typeof TOKEN_ACTIONS)[number];
 
 /** What a gate or ask link stands for: the tracker URL as the sender wrote it, and what it hides. */
 export interface TrackedTarget {

@@ -7,16 +7,16 @@
 import fc from 'fast-check';
 import { CRLF, attachment, message, multipart, textPart, type Cte, type RawPart } from './build.js';
 
-export type Charset = 'utf-8' | 'iso-8859-1' | 'windows-1252' | 'utf-16le';
+type Charset = 'utf-8' | 'iso-8859-1' | 'windows-1252' | 'utf-16le';
 
 /** A destination URL built from safe words: nothing in it looks like a tracker to any rule. */
-export interface Dest {
+interface Dest {
   readonly host: string;
   readonly path: readonly string[];
   readonly ref: string | null;
 }
 
-export type Piece =
+type Piece =
   | { readonly kind: 'text'; readonly text: string; readonly trail: string }
   | { readonly kind: 'pixel'; readonly vendor: 'mailchimp' | 'sendgrid' | 'hubspot'; readonly token: string; readonly style: 'tiny' | 'none' | 'hidden' | 'css'; readonly amp: boolean }
   | { readonly kind: 'image'; readonly word: string; readonly n: number }
@@ -25,12 +25,12 @@ export type Piece =
   | { readonly kind: 'ses'; readonly dest: Dest }
   | { readonly kind: 'link'; readonly dest: Dest; readonly param: 'mc_eid' | '_hsenc' | null; readonly token: string; readonly amp: boolean };
 
-export type LeafSpec =
+type LeafSpec =
   | { readonly kind: 'html'; readonly charset: Charset; readonly cte: Cte; readonly pieces: readonly Piece[] }
   | { readonly kind: 'plain'; readonly charset: Charset; readonly cte: Cte; readonly pieces: readonly Piece[] }
   | { readonly kind: 'file'; readonly type: string; readonly data: Uint8Array; readonly inline: boolean };
 
-export type NodeSpec = LeafSpec | { readonly kind: 'multipart'; readonly subtype: 'alternative' | 'mixed' | 'related'; readonly children: readonly NodeSpec[] };
+type NodeSpec = LeafSpec | { readonly kind: 'multipart'; readonly subtype: 'alternative' | 'mixed' | 'related'; readonly children: readonly NodeSpec[] };
 
 export interface MessageSpec {
   readonly subject: readonly string[];
@@ -49,7 +49,7 @@ export interface BuiltMessage {
 }
 
 /** Substrings only tracker URLs contain (and the per-recipient parameters). */
-export const TRACKER_MARKERS: readonly string[] = ['list-manage.com/track/', 'sendgrid.net/wf/open', 't.hubspotemail.net', 'google.com/url', 'awstrack.me', 'mc_eid=', '_hsenc='];
+const TRACKER_MARKERS: readonly string[] = ['list-manage.com/track/', 'sendgrid.net/wf/open', 't.hubspotemail.net', 'google.com/url', 'awstrack.me', 'mc_eid=', '_hsenc='];
 
 // Words that no tracker rule or beacon heuristic matches (no "open", "track", "pixel", "t", ...).
 const WORDS = ['coffee', 'summer', 'guides', 'article', 'news', 'products', 'roast', 'beans', 'brew', 'spring-sale', '2024', 'origin', 'kettle', 'grinder'] as const;
@@ -119,7 +119,7 @@ const fileLeaf: fc.Arbitrary<LeafSpec> = fc.record({
 
 const leaf: fc.Arbitrary<LeafSpec> = fc.oneof({ arbitrary: textLeaf('html'), weight: 3 }, { arbitrary: textLeaf('plain'), weight: 2 }, { arbitrary: fileLeaf, weight: 1 });
 
-export const nodeArb: fc.Arbitrary<NodeSpec> = fc.letrec<{ node: NodeSpec }>((tie) => ({
+const nodeArb: fc.Arbitrary<NodeSpec> = fc.letrec<{ node: NodeSpec }>((tie) => ({
   node: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     leaf,

@@ -99,4 +99,4 @@ export function manyTrackers(n: number): Buffer {
   }
   return message(textPart('text/html', `<html><body>\r\n${items.join('\r\n')}\r\n</body></html>\r\n`, { cte: '8bit' }));
 }
-export const CLICK_MAILCHIMP = 'https://example.us5.list-manage.com/track/click?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=1978efd947&e=f1e2d3c4b5';
+const CLICK_MAILCHIMP = 'https://example.us5.list-manage.com/track/click?u=8a2f6c0e4d1b3a5c7e9f0a1b2&id=1978efd947&e=f1e2d3c4b5';

@@ -15,7 +15,7 @@
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerSession } from 'smtp-server';
 
-export interface Received {
+interface Received {
   /** MAIL FROM address; '' for the null sender. */
   readonly from: string;
   /** Recipients accepted at RCPT. */
@@ -24,20 +24,20 @@ export interface Received {
 }
 
 /** What the upstream is being asked to decide on. */
-export type Stage =
+type Stage =
   | { readonly stage: 'mail'; readonly from: string }
   | { readonly stage: 'rcpt'; readonly from: string; readonly address: string }
   | { readonly stage: 'data'; readonly from: string; readonly to: readonly string[]; readonly raw: Buffer };
 
 /** 'accept' or an SMTP error reply (4xx/5xx); the message may start with an enhanced code. */
 export type Verdict = 'accept' | { readonly code: number; readonly message: string };
-export type Behaviour = (stage: Stage) => Verdict;
+type Behaviour = (stage: Stage) => Verdict;
 
 export function reply(code: number, message: string): Verdict {
   return { code, message };
 }
 
-export const acceptAll: Behaviour = () => 'accept';
+const acceptAll: Behaviour = () => 'accept';
 
 export interface StartUpstreamOptions {
   /** Initial behaviour; accept everything by default. */
@@ -58,7 +58,7 @@ export interface StartUpstreamOptions {
 }
 
 /** What the upstream saw of one session when MAIL FROM arrived. */
-export interface SessionSeen {
+interface SessionSeen {
   /** The session ran under TLS (STARTTLS or implicit) by then. */
   readonly secure: boolean;
   /** The user the client authenticated as, or null. */

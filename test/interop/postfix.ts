@@ -197,7 +197,7 @@ interface RunOptions {
 }
 
 /** Run a program, feed it `input`, and collect its exit code and output (never throws on exit != 0). */
-export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -232,7 +232,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function getFreePort(): Promise<number> {
+function getFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -342,7 +342,7 @@ export interface StartPostfixOptions {
   readonly fullChecks?: boolean;
 }
 
-export interface QueueEntry {
+interface QueueEntry {
   readonly queue_name: string;
   readonly queue_id: string;
   readonly sender: string;

@@ -16,7 +16,7 @@ import type { Candidate } from '../detectors/types.js';
 import { campaignKey, displayShape, placedShapes, starred, withoutParams } from './campaign-key.js';
 import type { Analyser, Hint } from './types.js';
 
-export const CAMPAIGN_RULE_ID = 'campaign.varying-position';
+const CAMPAIGN_RULE_ID = 'campaign.varying-position';
 
 /** A template that became known as carrying per-recipient positions, as the audit log shows it. */
 export interface LearnedTemplate {

@@ -19,7 +19,7 @@ import type { Analyser, Hint, Hints, MessageView } from './types.js';
  * them wins); then redirector templates before single-link signals, a template's evidence being
  * the stronger.
  */
-export const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser, sameAddressAnalyser, redirectorAnalyser, destinationAnalyser, sharedTokenAnalyser, mediaHostAnalyser];
+const ANALYSERS: readonly Analyser[] = [listUnsubscribeAnalyser, neededLinksAnalyser, sameAddressAnalyser, redirectorAnalyser, destinationAnalyser, sharedTokenAnalyser, mediaHostAnalyser];
 
 /**
  * The analysers for one rewrite call: the stateless ones, then those built from the call's

@@ -17,7 +17,7 @@ import { carriedDestination } from './url-shape.js';
  * outside ASCII need the part's charset (UTF-8 when undeclared or mislabelled as ASCII and the
  * bytes are valid UTF-8).
  */
-export function readableText(text: string, charset: string | null): string {
+function readableText(text: string, charset: string | null): string {
   if (charset === null || !/[\x80-\xff]/.test(text) || /[^\x00-\xff]/.test(text)) return text;
   const bytes = Buffer.from(text, 'latin1');
   const named = charset.replace(/^(us-?ascii|ascii|utf-?8|unknown-8bit|x-unknown)$/, 'utf-8');

@@ -109,7 +109,7 @@ interface Group {
   readonly members: Map<string, Member>;
 }
 
-export function redirectorEvidence(group: readonly Member[], unsubscribe: ReadonlySet<string>): string[] | null {
+function redirectorEvidence(group: readonly Member[], unsubscribe: ReadonlySet<string>): string[] | null {
   const size = group.length;
   if (size < 2) return null;
   // positions present in every member, with the distinct values seen

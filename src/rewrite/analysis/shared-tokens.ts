@@ -107,7 +107,7 @@ export const sharedTokenAnalyser: Analyser = {
 };
 
 /** The URL string without the named query parameters; everything else keeps its exact spelling. */
-export function removeParams(raw: string, names: ReadonlySet<string>): string {
+function removeParams(raw: string, names: ReadonlySet<string>): string {
   const hashAt = raw.indexOf('#');
   const beforeHash = hashAt < 0 ? raw : raw.slice(0, hashAt);
   const fragment = hashAt < 0 ? '' : raw.slice(hashAt);

@@ -87,7 +87,7 @@ export function siteOf(host: string): string {
 }
 
 /** The brand label of a site ("brand" for "news.brand.co.uk"): two hosts of one brand are one site to a reader. */
-export function brandOf(host: string): string {
+function brandOf(host: string): string {
   return siteOf(host).split('.')[0]!;
 }
 
@@ -96,7 +96,7 @@ export function sameSite(a: string, b: string): boolean {
 }
 
 /** One position of a URL: a path segment (by index) or a query parameter (by name). */
-export interface Position {
+interface Position {
   readonly key: string;
   readonly value: string;
   readonly shape: ValueShape;

@@ -6,7 +6,7 @@
  */
 import { decodeEntities } from '../html/entities.js';
 
-export type CssTechnique = 'css-url' | 'css-import' | 'css-font-face';
+type CssTechnique = 'css-url' | 'css-import' | 'css-font-face';
 
 export interface CssRef {
   readonly technique: CssTechnique;

@@ -30,7 +30,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * The value at a dot path ("p.url"); a string met on the way is parsed as JSON and entered.
  * Array elements are addressed by index ("links.0").
  */
-export function valueAtPath(root: unknown, path: string): unknown {
+function valueAtPath(root: unknown, path: string): unknown {
   let node = root;
   for (const key of path.split('.')) {
     if (typeof node === 'string' && looksLikeJson(node)) node = parseJson(node);

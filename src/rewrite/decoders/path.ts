@@ -6,7 +6,7 @@ import type { Decoder } from './types.js';
  * The percent-decoded segment right after the path segments spelled by `prefix` ("L0", "/L0/"
  * and "r/L0" all work). `anchored` demands the prefix start the path.
  */
-export function afterPathPrefix(url: URL, prefix: string, anchored: boolean): string | null {
+function afterPathPrefix(url: URL, prefix: string, anchored: boolean): string | null {
   const want = prefix
     .split('/')
     .filter((s) => s !== '')

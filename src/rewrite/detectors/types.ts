@@ -8,7 +8,7 @@ export interface Span {
 }
 
 /** Where a URL sits in the text, so that unwrap / strip-params can replace just the URL. */
-export interface UrlSlot extends Span {
+interface UrlSlot extends Span {
   /** Quote character of the HTML attribute ('"', "'", '') or null for text/plain. */
   readonly quote: string | null;
   /** Whether the original wrote "&" as "&amp;" (kept that way when we write the URL back). */

@@ -15,8 +15,8 @@ import { packageRoot } from '../../paths.js';
 import { parseYaml } from '../../yaml.js';
 import { readArtefact } from '../rules/artefact.js';
 
-export const NEEDED_KINDS = ['unsubscribe', 'preferences', 'view-online', 'list-management', 'transactional'] as const;
-export type NeededKind = (typeof NEEDED_KINDS)[number];
+const NEEDED_KINDS = ['unsubscribe', 'preferences', 'view-online', 'list-management', 'transactional'] as const;
+type NeededKind = (typeof NEEDED_KINDS)[number];
 
 /** The languages the phrase table must cover (issue 8); the loader refuses a table without one. */
 export const REQUIRED_LANGUAGES = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt', 'pl', 'sv', 'da', 'no', 'fi', 'cs', 'ja', 'zh'] as const;
@@ -41,7 +41,7 @@ const fileSchema = z.strictObject({
   pointers: z.array(z.strictObject({ text: z.string().min(1), lang: z.string().regex(/^[a-z]{2}$/, 'an ISO 639-1 code such as "de"') })).optional(),
 });
 
-export type NeededPhrase = z.infer<typeof phraseSchema>;
+type NeededPhrase = z.infer<typeof phraseSchema>;
 
 /** Why a link is needed: its kind and what showed it (for the finding's note and the audit). */
 export interface Needed {
@@ -96,7 +96,7 @@ function foldLetters(s: string): string {
 }
 
 /** A URL read as words: lower case, percent-decoded, diacritics folded, separators as "-". */
-export function foldUrl(url: string): string {
+function foldUrl(url: string): string {
   let s = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '/');
   for (let i = 0; i < 3 && /%[0-9a-f]{2}/i.test(s); i++) {
     try {
@@ -114,7 +114,7 @@ export function foldUrl(url: string): string {
  * address or token), and a fragment route. Null when the URL is not a URL with a host (mailto:
  * and the like are read whole).
  */
-export function pageOf(raw: string, isLabel: (name: string) => boolean): string | null {
+function pageOf(raw: string, isLabel: (name: string) => boolean): string | null {
   let url: URL;
   try {
     url = new URL(raw.trim());

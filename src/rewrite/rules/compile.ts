@@ -8,7 +8,7 @@ import type { TrackingKind } from '../types.js';
 import type { ParamRule, RuleSet, TrackerMatch, TrackerRule, UnwrapSpec } from './types.js';
 
 /** One tracker entry as written in the rules file, after schema validation. */
-export interface TrackerData {
+interface TrackerData {
   readonly id: string;
   readonly vendor: string;
   readonly kind: 'open' | 'click' | 'both';
@@ -20,7 +20,7 @@ export interface TrackerData {
   readonly content?: boolean | undefined;
 }
 
-export interface ParamData {
+interface ParamData {
   readonly id: string;
   readonly vendor: string | null;
   readonly name: string;

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { SqliteAuditLog } from '../../src/audit/sqlite.js';
@@ -144,6 +146,26 @@ describe('data-subject requests on real SQLite files', () => {
     expect(old.consent.history).toEqual([]);
     expect(old.auditEvents).toEqual([]);
     expect(old.doNotContact).toBeNull();
+  });
+
+  it('rectify of a sender: the clear sender follows, the chain verifies, and no other rename gets through', async () => {
+    // mail the person sent: mailTo records sales@example.com as the sender
+    await mailTo('bob@example.org', 'Q1');
+    expect((await audit.verify()).ok).toBe(true);
+
+    await rectifySubject(consent, audit, 'sales@example.com', 'sales.team@example.com');
+    const v = await audit.verify();
+    expect(v.problems).toEqual([]);
+    expect(v.ok).toBe(true);
+
+    const db = new Database(join(tmp.path, 'audit.db'));
+    try {
+      expect(db.prepare("SELECT sender FROM audit_events WHERE queue_id = 'Q1' AND type = 'relayed'").pluck().get()).toBe('sales.team@example.com');
+      // a rename to an address that is not the same pseudonym is still refused by the trigger
+      expect(() => db.prepare("UPDATE audit_events SET sender = 'someone.else@example.com' WHERE queue_id = 'Q1'").run()).toThrow(/append-only/);
+    } finally {
+      db.close();
+    }
   });
 
   it('retention: expired consent histories, old audit events and unused addresses are purged; a grant in force is kept', async () => {

@@ -19,6 +19,7 @@ import type { Technique } from '../types.js';
 import { attr, startTagOf, type AttrSpan, type StartTag } from '../html/tag.js';
 import { scanCss } from '../../rewrite/css/scan.js';
 import { httpUrl } from '../links.js';
+import { cssCandidate } from './css.js';
 import type { Candidate, DetectContext, Detector, Span } from './types.js';
 
 type Node = DefaultTreeAdapterMap['node'];
@@ -336,17 +337,7 @@ function element(w: Walk, el: Element, tag: StartTag, offset: number): void {
           for (const ref of decoded) out.push({ kind: 'open', technique: ref.technique, url: ref.url, remove: whole, removeAction: 'remove-element' });
           continue;
         }
-        for (const ref of direct) {
-          out.push({
-            kind: 'open',
-            technique: ref.technique,
-            url: ref.url,
-            remove: { start: ref.stmtStart, end: ref.stmtEnd },
-            removeAction: 'drop-declaration',
-            ...(ref.printOnly ? { printOnly: true } : {}),
-            ...(ref.quotedOnly ? { quotedOnly: true } : {}),
-          });
-        }
+        for (const ref of direct) out.push(cssCandidate(ref));
       }
       break;
     }
